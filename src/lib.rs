@@ -1,0 +1,39 @@
+//! kindred is an embedded vector database: it turns text into embeddings in-process, with the
+//! model's own tokenizer and a transformer forward pass on candle, and answers "which passages
+//! mean the same as this?" without a server, a Python runtime or an API key.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use kindred::{cosine, BertEmbedder, Embedder};
+//!
+//! // The default model, sentence-transformers/all-MiniLM-L6-v2, is found in a local cache or
+//! // fetched on first use.
+//! let embedder = BertEmbedder::default_model()?;
+//! let v = embedder.embed(&["The cat sat on the mat", "A feline rested on a rug"])?;
+//! println!("cosine similarity: {:.3}", cosine(&v[0], &v[1]));
+//! # Ok::<(), kindred::Error>(())
+//! ```
+//!
+//! # Crate features
+//!
+//! - `embed` (default): the in-process BERT-family embedder (candle, tokenizers).
+//! - `hub` (default): downloading models from the Hugging Face Hub.
+//! - `cli` (default): the `kindred` command.
+
+#![warn(missing_docs)]
+
+mod embed;
+mod error;
+
+pub use embed::{
+    cosine, l2_normalize, truncate_and_normalize, CachedModel, Embedder, Fingerprint, KnownModel,
+    Manifest, ModelConfig, ModelError, ModelSource, ModelSpec, Pooling, PypiMirror, ResolvedModel,
+    Resolver, SourceAttempt, DEFAULT_MODEL, KNOWN_MODELS,
+};
+#[cfg(feature = "embed")]
+pub use embed::{BertEmbedder, EmbedOptions, Token};
+pub use error::{Error, Result};
+
+/// Reading a similarity score: the bands sentence-embedding tutorials use.
+pub mod similarity;
