@@ -23,9 +23,17 @@
 
 #![warn(missing_docs)]
 
+mod db;
 mod embed;
 mod error;
+mod filter;
+mod index;
+mod store;
 
+pub use db::{
+    Collection, CollectionOptions, Database, DatabaseBuilder, Document, Hit, IndexOrigin, Page,
+    Record, SearchOptions, VectorRecord,
+};
 pub use embed::{
     cosine, l2_normalize, truncate_and_normalize, CachedModel, Embedder, Fingerprint, KnownModel,
     Manifest, ModelConfig, ModelError, ModelSource, ModelSpec, Pooling, PypiMirror, ResolvedModel,
@@ -34,6 +42,9 @@ pub use embed::{
 #[cfg(feature = "embed")]
 pub use embed::{BertEmbedder, EmbedOptions, Token};
 pub use error::{Error, Result};
+pub use filter::{Filter, FilterError, Op};
+pub use index::HnswParams;
+pub use store::{CollectionConfig, StoreError, FORMAT_VERSION};
 
 /// Reading a similarity score: the bands sentence-embedding tutorials use.
 pub mod similarity;
