@@ -103,7 +103,9 @@ impl Store {
     pub(crate) fn open(path: &Path) -> Result<Store, StoreError> {
         let db = redb::Database::create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: path.into() },
-            redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
+            redb::DatabaseError::Storage(redb::StorageError::Io(io))
+                if io.kind() != std::io::ErrorKind::InvalidData =>
+            {
                 StoreError::Storage { path: path.into(), reason: io.to_string() }
             }
             other => StoreError::Corrupt { path: path.into(), reason: other.to_string() },

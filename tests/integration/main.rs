@@ -7,5 +7,6 @@
 mod util;
 
 mod cli;
+mod db;
 mod parity;
 mod resolve;

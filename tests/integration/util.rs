@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use kindred::{BertEmbedder, EmbedOptions, ModelSpec, ResolvedModel, Resolver};
+use kindred::{BertEmbedder, EmbedOptions, Embedder, ModelSpec, ResolvedModel, Resolver};
 
 /// The default model, resolved once through the environment's sources.
 pub fn default_model() -> &'static ResolvedModel {
@@ -35,6 +35,16 @@ pub fn embedder() -> &'static BertEmbedder {
 pub fn load(model: &ResolvedModel, options: EmbedOptions) -> BertEmbedder {
     BertEmbedder::load(model, &options)
         .unwrap_or_else(|err| panic!("cannot load {}: {err}", model.id))
+}
+
+/// The default embedder, shared.
+pub fn embedder_arc() -> Arc<dyn Embedder> {
+    static EMBEDDER: OnceLock<Arc<BertEmbedder>> = OnceLock::new();
+    EMBEDDER.get_or_init(|| Arc::new(load(default_model(), EmbedOptions::default()))).clone()
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary folder")
 }
 
 /// sentence-transformers' outputs for the 61 golden texts on one model.
