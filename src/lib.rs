@@ -46,5 +46,10 @@ pub use filter::{Filter, FilterError, Op};
 pub use index::HnswParams;
 pub use store::{CollectionConfig, StoreError, FORMAT_VERSION};
 
+/// Vector indexes on their own, without storage: HNSW and exact search over unit vectors.
+pub mod ann {
+    pub use crate::index::{dot, Accept, FlatIndex, HnswIndex, HnswParams, Scored, VectorIndex};
+}
+
 /// Reading a similarity score: the bands sentence-embedding tutorials use.
 pub mod similarity;

@@ -1,19 +1,40 @@
-//! `kindred bench embed`: embedding throughput on a file of texts.
+//! `kindred bench`: embedding throughput, index recall and speed, durable insert speed.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
-use kindred::Embedder;
+use anyhow::{bail, Context, Result};
+use kindred::ann::{FlatIndex, HnswIndex, HnswParams, VectorIndex};
+use kindred::{CollectionOptions, Database, Document, Embedder, SearchOptions, VectorRecord};
 use serde_json::json;
 
 use super::input::read_jsonl;
+use super::vecs::{read_fvecs, read_ivecs, write_fvecs, write_ivecs};
 use super::{stdout, write_json_line, InputPath, ModelArgs, VectorArgs};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
     /// Texts/s and tokens/s (real tokens, padding excluded) on a JSON-lines file of {"text"}.
     Embed(EmbedBenchArgs),
+    /// HNSW build time, memory, and recall@k with single-thread queries/s per ef.
+    Ann(AnnArgs),
+    /// Exact nearest neighbours of each query, as an ivecs ground-truth file.
+    Gt(GtArgs),
+    /// Embed a JSON-lines file of {"text"} into an fvecs file.
+    Fvecs(FvecsArgs),
+    /// Durable inserts/s (precomputed vectors and texts), and the time to reopen and query.
+    Insert(InsertArgs),
+}
+
+pub fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Embed(args) => embed(args),
+        BenchCommand::Ann(args) => ann(args),
+        BenchCommand::Gt(args) => gt(args),
+        BenchCommand::Fvecs(args) => fvecs(args),
+        BenchCommand::Insert(args) => insert(args),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -33,23 +54,12 @@ pub struct EmbedBenchArgs {
     vector: VectorArgs,
 }
 
-pub fn run(command: BenchCommand) -> Result<()> {
-    match command {
-        BenchCommand::Embed(args) => embed(args),
-    }
-}
-
 fn embed(args: EmbedBenchArgs) -> Result<()> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let records = read_jsonl(&args.jsonl)?;
-    let limit = args.limit.unwrap_or(records.len()).min(records.len());
-    let texts: Vec<&str> =
-        records[..limit].iter().map(|r| r.string(&args.jsonl, "text")).collect::<Result<_>>()?;
-    if texts.is_empty() {
-        bail!("{}: no texts to embed", args.jsonl.display());
-    }
+    let texts = read_texts(&args.jsonl, args.limit)?;
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     let embedder = args.model.load(Some(&args.vector))?;
     let tokens: usize = embedder.token_ids(&texts)?.iter().map(Vec::len).sum();
     embedder.embed(&texts[..texts.len().min(args.vector.batch)])?; // warm-up
@@ -59,9 +69,8 @@ fn embed(args: EmbedBenchArgs) -> Result<()> {
             embedder.embed(&texts).map(|_| start.elapsed().as_secs_f64())
         })
         .collect::<kindred::Result<_>>()?;
-    seconds.sort_by(f64::total_cmp);
-    let median = seconds[seconds.len() / 2];
-    let line = json!({
+    let median = median(&mut seconds);
+    emit(&json!({
         "bench": "embed",
         "model": embedder.fingerprint().model_id,
         "texts": texts.len(),
@@ -73,11 +82,317 @@ fn embed(args: EmbedBenchArgs) -> Result<()> {
         "median_seconds": median,
         "texts_per_s": texts.len() as f64 / median,
         "tokens_per_s": tokens as f64 / median,
-    });
-    let mut out = stdout();
-    write_json_line(&mut out, &line)?;
-    out.flush()?;
+    }))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnnArgs {
+    /// The vectors to index (fvecs); normalized on load.
+    #[arg(long, value_name = "FILE")]
+    base: PathBuf,
+    /// The queries (fvecs); normalized on load.
+    #[arg(long, value_name = "FILE")]
+    query: PathBuf,
+    /// The true neighbours of each query (ivecs), best first.
+    #[arg(long, value_name = "FILE")]
+    gt: PathBuf,
+    /// HNSW's M.
+    #[arg(long, default_value_t = 16)]
+    m: usize,
+    /// HNSW's ef_construction.
+    #[arg(long, default_value_t = 200)]
+    ef_construction: usize,
+    /// Search breadths to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,256")]
+    ef: Vec<usize>,
+    /// Neighbours per query.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Timed passes over the queries per ef; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+fn ann(args: AnnArgs) -> Result<()> {
+    let base = normalized(read_fvecs(&args.base)?, &args.base)?;
+    let queries = normalized(read_fvecs(&args.query)?, &args.query)?;
+    let gt = read_ivecs(&args.gt)?;
+    let dim = base.first().map_or(0, Vec::len);
+    check_shapes(&args, &base, &queries, &gt)?;
+    let params = HnswParams { m: args.m, ef_construction: args.ef_construction, ef_search: 64 };
+    let rss_before = resident_bytes();
+    let start = Instant::now();
+    let index = HnswIndex::with_params(params, dim, base.len())?;
+    let items: Vec<(u64, &[f32])> =
+        base.iter().enumerate().map(|(i, v)| (i as u64, v.as_slice())).collect();
+    index.insert(&items);
+    let build_seconds = start.elapsed().as_secs_f64();
+    let index_bytes =
+        resident_bytes().zip(rss_before).map(|(after, before)| after.saturating_sub(before));
+    emit(&json!({
+        "bench": "ann", "phase": "build", "base": base.len(), "dim": dim, "m": args.m,
+        "ef_construction": args.ef_construction, "build_seconds": build_seconds,
+        "inserts_per_s": base.len() as f64 / build_seconds,
+        "index_resident_bytes": index_bytes, "resident_bytes": resident_bytes(),
+    }))?;
+    for &ef in &args.ef {
+        let mut found = 0usize;
+        let mut seconds = Vec::with_capacity(args.runs);
+        for run in 0..args.runs.max(1) {
+            let start = Instant::now();
+            for (q, truth) in queries.iter().zip(&gt) {
+                let hits = index.search(q, args.k, ef, None);
+                if run == 0 {
+                    let truth = &truth[..args.k];
+                    found += hits.iter().filter(|h| truth.contains(&(h.id as i32))).count();
+                }
+            }
+            seconds.push(start.elapsed().as_secs_f64());
+        }
+        let median = median(&mut seconds);
+        emit(&json!({
+            "bench": "ann", "phase": "search", "ef": ef, "k": args.k, "queries": queries.len(),
+            "recall": found as f64 / (queries.len() * args.k) as f64,
+            "qps": queries.len() as f64 / median, "threads": 1,
+        }))?;
+    }
     Ok(())
+}
+
+fn check_shapes(
+    args: &AnnArgs,
+    base: &[Vec<f32>],
+    queries: &[Vec<f32>],
+    gt: &[Vec<i32>],
+) -> Result<()> {
+    let dim = base.first().map_or(0, Vec::len);
+    if base.is_empty() || queries.is_empty() {
+        bail!("the base and query files need at least one vector each");
+    }
+    if queries[0].len() != dim {
+        bail!("{}: {}-d queries for a {dim}-d base", args.query.display(), queries[0].len());
+    }
+    if gt.len() != queries.len() {
+        bail!("{}: {} rows for {} queries", args.gt.display(), gt.len(), queries.len());
+    }
+    if gt[0].len() < args.k {
+        bail!(
+            "{}: {} neighbours per query, fewer than k = {}",
+            args.gt.display(),
+            gt[0].len(),
+            args.k
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GtArgs {
+    /// The vectors to search (fvecs); normalized on load.
+    #[arg(long, value_name = "FILE")]
+    base: PathBuf,
+    /// The queries (fvecs); normalized on load.
+    #[arg(long, value_name = "FILE")]
+    query: PathBuf,
+    /// Neighbours per query.
+    #[arg(long, default_value_t = 100)]
+    k: usize,
+    /// Where to write the ivecs file.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+fn gt(args: GtArgs) -> Result<()> {
+    let base = normalized(read_fvecs(&args.base)?, &args.base)?;
+    let queries = normalized(read_fvecs(&args.query)?, &args.query)?;
+    let dim = base.first().map_or(0, Vec::len);
+    let flat = FlatIndex::new(dim);
+    let items: Vec<(u64, &[f32])> =
+        base.iter().enumerate().map(|(i, v)| (i as u64, v.as_slice())).collect();
+    flat.insert(&items);
+    let rows: Vec<Vec<i32>> = queries
+        .iter()
+        .map(|q| flat.search(q, args.k, 0, None).iter().map(|h| h.id as i32).collect())
+        .collect();
+    write_ivecs(&args.out, &rows)?;
+    emit(&json!({"bench": "gt", "queries": rows.len(), "k": args.k, "out": args.out}))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FvecsArgs {
+    /// A JSON-lines file whose objects have a "text" field.
+    #[arg(long, value_name = "FILE")]
+    jsonl: InputPath,
+    /// Use only the first N texts.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Where to write the fvecs file.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    vector: VectorArgs,
+}
+
+fn fvecs(args: FvecsArgs) -> Result<()> {
+    let texts = read_texts(&args.jsonl, args.limit)?;
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let embedder = args.model.load(Some(&args.vector))?;
+    let vectors = embedder.embed(&texts)?;
+    write_fvecs(&args.out, &vectors)?;
+    emit(
+        &json!({"bench": "fvecs", "vectors": vectors.len(), "dim": embedder.dimension(), "out": args.out}),
+    )
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InsertArgs {
+    /// The database file to write (created; it must not exist). By default, a temporary file.
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// How many precomputed (random, seeded) vectors to insert.
+    #[arg(long, default_value_t = 100_000)]
+    vectors: usize,
+    /// Their dimension.
+    #[arg(long, default_value_t = 384)]
+    dim: usize,
+    /// Records per transaction.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Also embed and insert the texts of this JSON-lines file of {"text"}.
+    #[arg(long, value_name = "FILE")]
+    texts: Option<InputPath>,
+    /// Use only the first N texts.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Print a JSON line after each committed batch of vectors.
+    #[arg(long)]
+    report_batches: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+fn insert(args: InsertArgs) -> Result<()> {
+    if args.batch == 0 || args.dim == 0 {
+        bail!("--batch and --dim must be at least 1");
+    }
+    let tmp = tempfile::tempdir()?;
+    let path = args.db.clone().unwrap_or_else(|| tmp.path().join("bench.kindred"));
+    if path.exists() {
+        bail!("{}: exists already; bench insert writes a new database", path.display());
+    }
+    {
+        let db = Database::builder().progress(true).open(&path)?;
+        let c = db.create_collection("vectors", CollectionOptions::with_dimension(args.dim))?;
+        let start = Instant::now();
+        for (i, first) in (0..args.vectors).step_by(args.batch).enumerate() {
+            let end = (first + args.batch).min(args.vectors);
+            let batch: Vec<VectorRecord> = (first..end)
+                .map(|n| VectorRecord::new(format!("v{n}"), seeded_vector(n as u64, args.dim)))
+                .collect();
+            c.add_vectors(&batch)?;
+            if args.report_batches {
+                emit(&json!({"committed_batch": i, "records": end}))?;
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        emit(&json!({
+            "bench": "insert", "kind": "vectors", "records": args.vectors, "dim": args.dim,
+            "batch": args.batch, "seconds": seconds, "records_per_s": args.vectors as f64 / seconds,
+        }))?;
+        if let Some(file) = &args.texts {
+            insert_texts(&db, &args, file)?;
+        }
+        let start = Instant::now();
+        db.checkpoint()?;
+        emit(
+            &json!({"bench": "insert", "kind": "snapshot", "seconds": start.elapsed().as_secs_f64()}),
+        )?;
+    }
+    let start = Instant::now();
+    let db = Database::open(&path)?;
+    let c = db.collection("vectors")?;
+    let opened = start.elapsed().as_secs_f64();
+    let hits = c.search_vector(&seeded_vector(0, args.dim), &SearchOptions::new(10))?;
+    let first_query = start.elapsed().as_secs_f64() - opened;
+    emit(&json!({
+        "bench": "open", "records": c.count()?, "index": format!("{:?}", c.index_origin()),
+        "open_seconds": opened, "first_query_seconds": first_query,
+        "first_hit_is_itself": hits.first().is_some_and(|h| h.id == "v0"),
+    }))
+}
+
+fn insert_texts(db: &Database, args: &InsertArgs, file: &std::path::Path) -> Result<()> {
+    let texts = read_texts(file, args.limit)?;
+    let embedder = std::sync::Arc::new(args.model.load(None)?);
+    let c = db.create_collection("texts", CollectionOptions::with_embedder(embedder))?;
+    let docs: Vec<Document> =
+        texts.iter().enumerate().map(|(i, t)| Document::new(format!("t{i}"), t.as_str())).collect();
+    let start = Instant::now();
+    c.add(&docs)?;
+    let seconds = start.elapsed().as_secs_f64();
+    emit(&json!({
+        "bench": "insert", "kind": "texts", "records": docs.len(), "seconds": seconds,
+        "records_per_s": docs.len() as f64 / seconds, "threads": candle_threads(),
+    }))
+}
+
+/// A unit vector drawn from a fixed generator: record `n` always gets the same one.
+fn seeded_vector(n: u64, dim: usize) -> Vec<f32> {
+    let mut state = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    let mut v: Vec<f32> = (0..dim)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect();
+    kindred::l2_normalize(&mut v);
+    v
+}
+
+fn read_texts(path: &std::path::Path, limit: Option<usize>) -> Result<Vec<String>> {
+    let records = read_jsonl(path)?;
+    let limit = limit.unwrap_or(records.len()).min(records.len());
+    let texts: Vec<String> = records[..limit]
+        .iter()
+        .map(|r| r.string(path, "text").map(str::to_string))
+        .collect::<Result<_>>()?;
+    if texts.is_empty() {
+        bail!("{}: no texts", path.display());
+    }
+    Ok(texts)
+}
+
+fn normalized(mut rows: Vec<Vec<f32>>, path: &std::path::Path) -> Result<Vec<Vec<f32>>> {
+    for (i, row) in rows.iter_mut().enumerate() {
+        if row.iter().any(|x| !x.is_finite()) || row.iter().all(|&x| x == 0.0) {
+            bail!("{}: row {i} is not a usable vector (non-finite or all zeros)", path.display());
+        }
+        kindred::l2_normalize(row);
+    }
+    Ok(rows)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn emit(value: &serde_json::Value) -> Result<()> {
+    let mut out = stdout();
+    write_json_line(&mut out, value)?;
+    out.flush().context("cannot write to stdout")
+}
+
+/// Resident memory of this process, from /proc (Linux only).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// The thread count candle runs its forward pass with: `CANDLE_NUM_THREADS`, else

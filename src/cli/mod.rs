@@ -4,6 +4,8 @@ mod bench;
 mod embed;
 mod input;
 mod model;
+mod stats;
+mod vecs;
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -28,6 +30,8 @@ enum Command {
     Similarity(embed::SimilarityArgs),
     /// Show the subword tokens and ids a text becomes.
     Tokenize(embed::TokenizeArgs),
+    /// What a database file holds: its collections and their sizes.
+    Stats(stats::StatsArgs),
     /// Fetch, list and describe models.
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -42,6 +46,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Embed(a) => embed::embed(a),
         Command::Similarity(a) => embed::similarity(a),
         Command::Tokenize(a) => embed::tokenize(a),
+        Command::Stats(a) => stats::stats(a),
         Command::Model(c) => model::run(c),
         Command::Bench(c) => bench::run(c),
     }

@@ -7,8 +7,8 @@ use std::sync::RwLock;
 
 use super::{dot, sort_scored, Accept, Scored, VectorIndex};
 
-/// Vectors in one contiguous matrix, scanned in full on every query.
-pub(crate) struct FlatIndex {
+/// Exact search: vectors in one contiguous matrix, scanned in full on every query.
+pub struct FlatIndex {
     dim: usize,
     rows: RwLock<Rows>,
 }
@@ -20,7 +20,8 @@ struct Rows {
 }
 
 impl FlatIndex {
-    pub(crate) fn new(dim: usize) -> Self {
+    /// An empty index of `dim`-dimensional vectors.
+    pub fn new(dim: usize) -> Self {
         FlatIndex { dim, rows: RwLock::new(Rows::default()) }
     }
 }

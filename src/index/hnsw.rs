@@ -67,15 +67,25 @@ struct FileSum {
     sha256: String,
 }
 
-/// An HNSW graph over unit vectors keyed by internal id.
-pub(crate) struct HnswIndex {
+/// Approximate search: an HNSW graph (hnsw_rs) over unit vectors, under a dot-product distance.
+pub struct HnswIndex {
     graph: Hnsw<'static, f32, DotDistance>,
     params: HnswParams,
     dim: usize,
 }
 
 impl HnswIndex {
-    /// An empty graph; `capacity` is a hint for hnsw_rs's allocations.
+    /// An empty graph for `dim`-dimensional vectors; `capacity` is a hint for allocations.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for parameters out of range.
+    pub fn with_params(params: HnswParams, dim: usize, capacity: usize) -> crate::Result<Self> {
+        params.validate().map_err(crate::Error::InvalidArgument)?;
+        Ok(Self::new(params, dim, capacity))
+    }
+
+    /// An empty graph; the parameters were validated by the caller.
     pub(crate) fn new(params: HnswParams, dim: usize, capacity: usize) -> Self {
         debug_assert!(params.validate().is_ok());
         let graph = Hnsw::new(

@@ -8,24 +8,27 @@ mod dot;
 mod flat;
 mod hnsw;
 
-pub(crate) use dot::dot;
-pub(crate) use flat::FlatIndex;
-pub(crate) use hnsw::{HnswIndex, SnapshotStamp};
+pub use dot::dot;
+pub use flat::FlatIndex;
+pub use hnsw::HnswIndex;
+pub(crate) use hnsw::SnapshotStamp;
 
 use serde::{Deserialize, Serialize};
 
-/// A candidate from an index: an internal id and its cosine score to the query.
+/// A candidate from an index: an id and its cosine score to the query.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Scored {
+pub struct Scored {
+    /// The id the vector was inserted under.
     pub id: u64,
+    /// The dot product with the query: its cosine, for unit vectors.
     pub score: f32,
 }
 
-/// A predicate over internal ids; only accepted ids are returned.
-pub(crate) type Accept<'a> = &'a (dyn Fn(u64) -> bool + Sync);
+/// A predicate over ids; only accepted ids are returned.
+pub type Accept<'a> = &'a (dyn Fn(u64) -> bool + Sync);
 
-/// What every index offers to the collection.
-pub(crate) trait VectorIndex: Send + Sync {
+/// What every index offers: inserting unit vectors under ids and finding the nearest.
+pub trait VectorIndex: Send + Sync {
     /// Adds vectors under their internal ids. Each vector has the index's dimension and unit
     /// length.
     fn insert(&self, items: &[(u64, &[f32])]);

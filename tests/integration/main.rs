@@ -6,7 +6,10 @@
 
 mod util;
 
+mod ann;
 mod cli;
 mod db;
+mod durability;
+mod filters;
 mod parity;
 mod resolve;

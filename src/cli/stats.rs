@@ -1,0 +1,50 @@
+//! `kindred stats`: what a database file holds.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use kindred::Database;
+use serde_json::json;
+
+use super::{stdout, write_json_line};
+
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// The database file.
+    #[arg(long, env = "KINDRED_DB", default_value = "kindred.db")]
+    db: PathBuf,
+    /// Print JSON lines, one per collection.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn stats(args: StatsArgs) -> Result<()> {
+    if !args.db.exists() {
+        anyhow::bail!("{}: no such database file", args.db.display());
+    }
+    let db = Database::open(&args.db)?;
+    let mut out = stdout();
+    let configs = db.collections()?;
+    if !args.json {
+        writeln!(out, "{}: {} collection(s)", args.db.display(), configs.len())?;
+    }
+    for config in configs {
+        let c = db.collection(&config.name)?;
+        let count = c.count()?;
+        let model = config.fingerprint.as_ref().map(|f| f.model_id.clone());
+        if args.json {
+            let line = json!({
+                "collection": config.name, "count": count, "dimension": config.dimension,
+                "index_dim": config.index_dim, "model": model, "hnsw": config.hnsw,
+                "index": format!("{:?}", c.index_origin()),
+            });
+            write_json_line(&mut out, &line)?;
+        } else {
+            let model = model.unwrap_or_else(|| "precomputed vectors".into());
+            writeln!(out, "  {}: {count} records, {}-d, {model}", config.name, config.dimension)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
