@@ -318,3 +318,53 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
 }
+
+#[test]
+fn a_database_written_by_format_1_still_opens_and_answers() {
+    let tmp = tempdir();
+    let path = tmp.path().join("v1.kindred");
+    std::fs::copy(crate::util::fixtures().join("format-v1.kindred"), &path).unwrap();
+    let db = Database::open(&path).unwrap();
+    let names: Vec<_> = db.collections().unwrap().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["texts", "vectors"]);
+
+    let v = db.collection("vectors").unwrap();
+    assert_eq!((v.config().dimension, v.config().index_dim), (4, Some(2)));
+    assert_eq!(v.count().unwrap(), 2);
+    let b = &v.get(&["b"]).unwrap()[0];
+    assert_eq!((b.text.as_deref(), &b.metadata["tag"]), (Some("bee"), &json!("x")));
+    let hits = v.search_vector(&[0.1, 1.0, 0.0, 0.0], &SearchOptions::new(5)).unwrap();
+    assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+
+    let t = db.collection("texts").unwrap().with_embedder(embedder_arc()).unwrap();
+    let hits = t.search("baking", &SearchOptions::new(1)).unwrap();
+    assert_eq!((hits[0].id.as_str(), &hits[0].metadata["topic"]), ("bread", &json!("cooking")));
+}
+
+#[test]
+fn compact_drops_removed_records_from_index_and_file() {
+    let tmp = tempdir();
+    let path = tmp.path().join("k.db");
+    let db = index_only(&path);
+    let c = db.create_collection("v", CollectionOptions::with_dimension(64)).unwrap();
+    let records: Vec<_> =
+        (0..3000).map(|i| VectorRecord::new(format!("r{i}"), unit(i, 64))).collect();
+    c.add_vectors(&records).unwrap();
+    let kept: Vec<_> = records.iter().step_by(10).cloned().collect();
+    let doomed: Vec<&str> =
+        records.iter().filter(|r| !kept.contains(r)).map(|r| r.id.as_str()).collect();
+    c.delete(&doomed).unwrap();
+    db.checkpoint().unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    db.compact().unwrap();
+    let after = std::fs::metadata(&path).unwrap().len();
+    assert!(after < before, "compaction shrinks the file: {before} -> {after} bytes");
+    assert_eq!(c.count().unwrap(), 300);
+    check_self_search(&c, &kept);
+    drop(c);
+    drop(db);
+    let db = index_only(&path);
+    let c = db.collection("v").unwrap();
+    assert!(matches!(c.index_origin(), IndexOrigin::Snapshot { .. }), "{:?}", c.index_origin());
+    check_self_search(&c, &kept);
+}
