@@ -25,6 +25,9 @@ pub enum BenchCommand {
     Fvecs(FvecsArgs),
     /// Durable inserts/s (precomputed vectors and texts), and the time to reopen and query.
     Insert(InsertArgs),
+    /// What Matryoshka choices cost: full vectors, a truncated index with full-vector rescoring,
+    /// or truncated storage, in recall, queries/s and bytes.
+    Matryoshka(MatryoshkaArgs),
 }
 
 pub fn run(command: BenchCommand) -> Result<()> {
@@ -34,6 +37,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Gt(args) => gt(args),
         BenchCommand::Fvecs(args) => fvecs(args),
         BenchCommand::Insert(args) => insert(args),
+        BenchCommand::Matryoshka(args) => matryoshka(args),
     }
 }
 
@@ -336,6 +340,77 @@ fn insert_texts(db: &Database, args: &InsertArgs, file: &std::path::Path) -> Res
         "bench": "insert", "kind": "texts", "records": docs.len(), "seconds": seconds,
         "records_per_s": docs.len() as f64 / seconds, "threads": candle_threads(),
     }))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MatryoshkaArgs {
+    /// The vectors to store (fvecs); normalized on load.
+    #[arg(long, value_name = "FILE")]
+    base: PathBuf,
+    /// The queries (fvecs); normalized on load.
+    #[arg(long, value_name = "FILE")]
+    query: PathBuf,
+    /// The exact neighbours in full dimension (ivecs).
+    #[arg(long, value_name = "FILE")]
+    gt: PathBuf,
+    /// Truncated dimensions to try, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "256,128,64")]
+    dims: Vec<usize>,
+    /// HNSW's search breadth.
+    #[arg(long, default_value_t = 64)]
+    ef: usize,
+    /// Neighbours per query.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+}
+
+fn matryoshka(args: MatryoshkaArgs) -> Result<()> {
+    let base = normalized(read_fvecs(&args.base)?, &args.base)?;
+    let queries = normalized(read_fvecs(&args.query)?, &args.query)?;
+    let gt = read_ivecs(&args.gt)?;
+    let full = base.first().map_or(0, Vec::len);
+    let mut configs = vec![("full", full, None)];
+    for &d in args.dims.iter().filter(|&&d| d > 0 && d < full) {
+        configs.push(("funnel", full, Some(d)));
+        configs.push(("truncated", d, None));
+    }
+    for (kind, stored, index_dim) in configs {
+        let tmp = tempfile::tempdir()?;
+        let path = tmp.path().join("m.kindred");
+        let db = Database::builder().exact_threshold(0).open(&path)?;
+        let mut options = CollectionOptions::with_dimension(stored);
+        if let Some(d) = index_dim {
+            options = options.index_dim(d);
+        }
+        let c = db.create_collection("m", options)?;
+        let start = Instant::now();
+        for (n, chunk) in base.chunks(5000).enumerate() {
+            let records: Vec<VectorRecord> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, v)| VectorRecord::new((n * 5000 + i).to_string(), v[..stored].to_vec()))
+                .collect();
+            c.add_vectors(&records)?;
+        }
+        let build_seconds = start.elapsed().as_secs_f64();
+        db.checkpoint()?;
+        let file_bytes = std::fs::metadata(&path)?.len();
+        let (mut found, start) = (0usize, Instant::now());
+        for (q, truth) in queries.iter().zip(&gt) {
+            let hits = c.search_vector(&q[..stored], &SearchOptions::new(args.k).ef(args.ef))?;
+            let truth: Vec<String> = truth[..args.k].iter().map(|t| t.to_string()).collect();
+            found += hits.iter().filter(|h| truth.contains(&h.id)).count();
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        emit(&json!({
+            "bench": "matryoshka", "kind": kind, "stored_dim": stored,
+            "index_dim": index_dim.unwrap_or(stored), "records": base.len(), "ef": args.ef,
+            "recall": found as f64 / (queries.len() * args.k) as f64,
+            "qps": queries.len() as f64 / seconds, "build_seconds": build_seconds,
+            "vector_bytes": stored * 4, "file_bytes_per_record": file_bytes as f64 / base.len() as f64,
+        }))?;
+    }
+    Ok(())
 }
 
 /// A unit vector drawn from a fixed generator: record `n` always gets the same one.
