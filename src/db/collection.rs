@@ -91,6 +91,7 @@ impl CollectionOptions {
             uid: fresh_uid(),
             fingerprint,
             dimension,
+            metric: crate::store::Metric::Cosine,
             index_dim: self.index_dim.filter(|&d| d < dimension),
             hnsw: self.hnsw,
         })

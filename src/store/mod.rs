@@ -64,7 +64,16 @@ pub enum StoreError {
     },
 }
 
-/// How a collection's vectors are indexed: the metric is always cosine over unit vectors.
+/// How vectors are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Cosine similarity, computed as the dot product of unit vectors.
+    #[default]
+    Cosine,
+}
+
+/// How a collection is set up, fixed at creation and persisted in the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CollectionConfig {
     /// The collection's name.
@@ -78,6 +87,9 @@ pub struct CollectionConfig {
     pub fingerprint: Option<Fingerprint>,
     /// The stored vectors' dimension.
     pub dimension: usize,
+    /// How vectors are compared.
+    #[serde(default)]
+    pub metric: Metric,
     /// Index a truncated, renormalized prefix of this many dimensions and rescore candidates with
     /// the full vectors (the Matryoshka funnel). `None` indexes the full vectors.
     pub index_dim: Option<usize>,
