@@ -28,6 +28,7 @@ mod embed;
 mod error;
 mod filter;
 mod index;
+pub mod ingest;
 mod store;
 
 pub use db::{

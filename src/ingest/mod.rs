@@ -1,0 +1,3 @@
+//! Turning a folder of documents into passages: walking, text extraction, chunking.
+
+pub mod chunk;
