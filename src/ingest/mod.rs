@@ -1,3 +1,4 @@
 //! Turning a folder of documents into passages: walking, text extraction, chunking.
 
 pub mod chunk;
+pub mod extract;
