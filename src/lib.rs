@@ -45,7 +45,7 @@ pub use embed::{BertEmbedder, EmbedOptions, Token};
 pub use error::{Error, Result};
 pub use filter::{Filter, FilterError, Op};
 pub use index::HnswParams;
-pub use store::{CollectionConfig, Metric, StoreError, FORMAT_VERSION};
+pub use store::{CollectionConfig, Metric, SourceEntry, StoreError, FORMAT_VERSION};
 
 /// Vector indexes on their own, without storage: HNSW and exact search over unit vectors.
 pub mod ann {

@@ -1,6 +1,7 @@
 //! The command line: clap arguments, turned into validated options, turned into library calls.
 
 mod bench;
+mod docs;
 mod embed;
 mod input;
 mod model;
@@ -24,6 +25,16 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Index folders and files into a collection: walk, extract, chunk, embed, store.
+    Index(docs::IndexArgs),
+    /// Ask the indexed documents a question: the best passages with score and place.
+    Query(docs::QueryArgs),
+    /// Show passages by id.
+    Get(docs::GetArgs),
+    /// Delete passages by id or by metadata filter.
+    Delete(docs::DeleteArgs),
+    /// List the indexed files and their passage counts.
+    Ls(docs::LsArgs),
     /// Embed texts: one JSON line per input, in input order, on stdout.
     Embed(embed::EmbedArgs),
     /// The cosine similarity of two texts, and what it means.
@@ -43,6 +54,11 @@ enum Command {
 /// Run one parsed command line.
 pub fn run(args: Args) -> Result<()> {
     match args.command {
+        Command::Index(a) => docs::index(a),
+        Command::Query(a) => docs::query(a),
+        Command::Get(a) => docs::get(a),
+        Command::Delete(a) => docs::delete(a),
+        Command::Ls(a) => docs::ls(a),
         Command::Embed(a) => embed::embed(a),
         Command::Similarity(a) => embed::similarity(a),
         Command::Tokenize(a) => embed::tokenize(a),

@@ -238,6 +238,63 @@ impl Collection {
         self.write_vectors(records, WriteMode::Upsert)
     }
 
+    /// Replaces everything a source (a file, usually) contributed with `documents`, in one
+    /// transaction, and remembers the source's content hash. Documents are embedded first; if
+    /// anything fails, the source keeps its old records.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DuplicateId`] when a document's id belongs to another source or record;
+    /// [`Error::NoEmbedder`] without an embedder.
+    pub fn replace_source(&self, source: &str, hash: &str, documents: &[Document]) -> Result<()> {
+        let embedder = self.embedder()?;
+        let mut vectors = Vec::with_capacity(documents.len());
+        for batch in documents.chunks(self.db.options.write_batch) {
+            let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
+            vectors.extend(embedder.embed(&texts)?);
+        }
+        let records: Vec<VectorRecord> = documents
+            .iter()
+            .zip(vectors)
+            .map(|(d, vector)| VectorRecord {
+                id: d.id.clone(),
+                vector,
+                text: Some(d.text.clone()),
+                metadata: d.metadata.clone(),
+            })
+            .collect();
+        self.commit_records(&records, |tables, txn, new| {
+            tables.replace_source(txn, source, hash, new)
+        })
+    }
+
+    /// Removes a source's records. Returns how many were removed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the removal cannot be committed.
+    pub fn remove_source(&self, source: &str) -> Result<usize> {
+        let _writer = self.state.lock_writer();
+        let store = self.db.read_store();
+        let txn = store.begin_write()?;
+        let removed = self.state.tables.remove_source(&txn, source).map_err(|e| store.err(e))?;
+        txn.commit().map_err(|e| store.err(e))?;
+        drop(store);
+        self.state.apply(&self.db, &[], &removed)?;
+        Ok(removed.len())
+    }
+
+    /// Every source indexed into this collection, with its content hash and record ids.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when they cannot be read.
+    pub fn sources(&self) -> Result<Vec<(String, crate::store::SourceEntry)>> {
+        let store = self.db.read_store();
+        let txn = store.begin_read()?;
+        self.state.tables.source_entries(&txn).map_err(|e| store.err(e).into())
+    }
+
     /// Replaces a record's metadata.
     ///
     /// # Errors
@@ -428,6 +485,20 @@ impl Collection {
     }
 
     fn write_vectors(&self, records: &[VectorRecord], mode: WriteMode) -> Result<()> {
+        self.commit_records(records, |tables, txn, new| tables.write(txn, new, mode))
+    }
+
+    /// Validates and normalizes `records`, runs `op` on them in one write transaction, commits,
+    /// and brings the index up to date.
+    fn commit_records(
+        &self,
+        records: &[VectorRecord],
+        op: impl FnOnce(
+            &crate::store::CollectionTables,
+            &redb::WriteTransaction,
+            &[NewRecord<'_>],
+        ) -> std::result::Result<crate::store::WriteOutcome, RecordError>,
+    ) -> Result<()> {
         let dim = self.state.config.dimension;
         let mut vectors = Vec::with_capacity(records.len());
         for r in records {
@@ -448,7 +519,7 @@ impl Collection {
         let _writer = self.state.lock_writer();
         let store = self.db.read_store();
         let txn = store.begin_write()?;
-        let outcome = match self.state.tables.write(&txn, &new, mode) {
+        let outcome = match op(&self.state.tables, &txn, &new) {
             Ok(outcome) => outcome,
             Err(RecordError::Duplicate(id)) => {
                 return Err(Error::DuplicateId { collection: self.name().into(), id })

@@ -60,7 +60,8 @@ fn classify(entry: Result<ignore::DirEntry, ignore::Error>, options: WalkOptions
         Ok(entry) => entry,
         Err(err) => {
             let path = error_path(&err).unwrap_or_default();
-            let reason = if is_loop(&err) { "symbolic link loop".to_string() } else { err.to_string() };
+            let reason =
+                if is_loop(&err) { "symbolic link loop".to_string() } else { err.to_string() };
             return Some(Found::Skipped(path, reason));
         }
     };
@@ -100,7 +101,9 @@ fn error_path(err: &ignore::Error) -> Option<PathBuf> {
     match err {
         ignore::Error::WithPath { path, .. } => Some(path.clone()),
         ignore::Error::Loop { child, .. } => Some(child.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
         _ => None,
     }
 }
@@ -139,17 +142,28 @@ mod tests {
         let skipped: Vec<_> = found
             .iter()
             .filter_map(|f| match f {
-                Found::Skipped(p, why) => Some((p.strip_prefix(root).unwrap().to_path_buf(), why.clone())),
+                Found::Skipped(p, why) => {
+                    Some((p.strip_prefix(root).unwrap().to_path_buf(), why.clone()))
+                }
                 Found::File(_) => None,
             })
             .collect();
-        assert!(skipped.iter().any(|(p, why)| p.ends_with("big.txt") && why.contains("too large")), "{skipped:?}");
-        assert!(skipped.iter().any(|(p, why)| p.ends_with("loop") && why.contains("symbolic link")), "{skipped:?}");
+        assert!(
+            skipped.iter().any(|(p, why)| p.ends_with("big.txt") && why.contains("too large")),
+            "{skipped:?}"
+        );
+        assert!(
+            skipped.iter().any(|(p, why)| p.ends_with("loop") && why.contains("symbolic link")),
+            "{skipped:?}"
+        );
 
-        let following = WalkOptions { follow_links: true, max_file_bytes: 1000, ..WalkOptions::default() };
+        let following =
+            WalkOptions { follow_links: true, max_file_bytes: 1000, ..WalkOptions::default() };
         let found = walk(&[root.to_path_buf()], following);
         assert!(
-            found.iter().any(|f| matches!(f, Found::Skipped(_, why) if why == "symbolic link loop")),
+            found
+                .iter()
+                .any(|f| matches!(f, Found::Skipped(_, why) if why == "symbolic link loop")),
             "{found:?}"
         );
     }

@@ -20,7 +20,8 @@ use crate::embed::Fingerprint;
 use crate::index::HnswParams;
 
 pub(crate) use codec::{decode_vector, encode_vector};
-pub(crate) use records::{CollectionTables, NewRecord, RecordError, WriteMode};
+pub use records::SourceEntry;
+pub(crate) use records::{CollectionTables, NewRecord, RecordError, WriteMode, WriteOutcome};
 
 /// The file format this version of kindred writes and reads.
 pub const FORMAT_VERSION: u32 = 1;

@@ -15,6 +15,17 @@ pub(crate) struct CollectionTables {
     texts: String,
     metadata: String,
     state: String,
+    sources: String,
+}
+
+/// What the store remembers of a source (a file, usually): its content hash and the records it
+/// produced, so re-indexing can skip it when unchanged and replace exactly its records otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SourceEntry {
+    /// The sha256 of the source's content.
+    pub hash: String,
+    /// The user ids of its records.
+    pub ids: Vec<String>,
 }
 
 /// A record on its way into the store: the vector is already checked and normalized.
@@ -77,6 +88,7 @@ impl CollectionTables {
             texts: name("texts"),
             metadata: name("metadata"),
             state: name("state"),
+            sources: name("sources"),
         }
     }
 
@@ -98,6 +110,9 @@ impl CollectionTables {
     fn state(&self) -> TableDefinition<'_, &'static str, u64> {
         TableDefinition::new(&self.state)
     }
+    fn sources(&self) -> TableDefinition<'_, &'static str, &'static str> {
+        TableDefinition::new(&self.sources)
+    }
 
     pub(crate) fn create(&self, txn: &redb::WriteTransaction) -> Result<(), TableError> {
         txn.open_table(self.vectors())?;
@@ -116,6 +131,7 @@ impl CollectionTables {
         txn.delete_table(self.texts())?;
         txn.delete_table(self.metadata())?;
         txn.delete_table(self.state())?;
+        txn.delete_table(self.sources())?;
         Ok(())
     }
 
@@ -191,6 +207,62 @@ impl CollectionTables {
         }
         bump_commit(&mut txn.open_table(self.state())?)?;
         Ok(removed)
+    }
+
+    /// Replaces a source's records with `records` and records its hash, in the caller's
+    /// transaction. The old records are removed first, so the new ones may reuse their ids.
+    pub(crate) fn replace_source(
+        &self,
+        txn: &redb::WriteTransaction,
+        source: &str,
+        hash: &str,
+        records: &[NewRecord<'_>],
+    ) -> Result<WriteOutcome, RecordError> {
+        let removed = self.remove_source(txn, source)?;
+        let mut outcome = self.write(txn, records, WriteMode::Add)?;
+        outcome.removed.extend(removed);
+        let entry = SourceEntry {
+            hash: hash.into(),
+            ids: records.iter().map(|r| r.id.to_string()).collect(),
+        };
+        let json = serde_json::to_string(&entry).expect("a source entry serializes");
+        txn.open_table(self.sources())?.insert(source, json.as_str())?;
+        Ok(outcome)
+    }
+
+    /// Removes a source's records and its entry. Returns the removed internal ids.
+    pub(crate) fn remove_source(
+        &self,
+        txn: &redb::WriteTransaction,
+        source: &str,
+    ) -> Result<Vec<u64>, redb::Error> {
+        let old = txn.open_table(self.sources())?.remove(source)?.map(|v| v.value().to_string());
+        let Some(old) = old else { return Ok(Vec::new()) };
+        let entry: SourceEntry = serde_json::from_str(&old)
+            .map_err(|e| redb::Error::Corrupted(format!("source {source:?}: {e}")))?;
+        let ids: Vec<&str> = entry.ids.iter().map(String::as_str).collect();
+        self.remove(txn, &ids)
+    }
+
+    /// Every source and its entry, by source name.
+    pub(crate) fn source_entries(
+        &self,
+        txn: &redb::ReadTransaction,
+    ) -> Result<Vec<(String, SourceEntry)>, redb::Error> {
+        let table = match txn.open_table(self.sources()) {
+            Ok(table) => table,
+            // Collections written before any source was indexed have no sources table.
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            let parsed: SourceEntry = serde_json::from_str(value.value())
+                .map_err(|e| redb::Error::Corrupted(format!("source {:?}: {e}", key.value())))?;
+            out.push((key.value().to_string(), parsed));
+        }
+        Ok(out)
     }
 
     /// Replaces one record's metadata. Returns `false` when the id does not exist.
