@@ -1,6 +1,7 @@
 //! The command line: clap arguments, turned into validated options, turned into library calls.
 
 mod bench;
+mod demo;
 mod docs;
 mod embed;
 mod input;
@@ -25,6 +26,8 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Index a small sample corpus into a temporary database and ask it questions.
+    Demo(demo::DemoArgs),
     /// Index folders and files into a collection: walk, extract, chunk, embed, store.
     Index(docs::IndexArgs),
     /// Ask the indexed documents a question: the best passages with score and place.
@@ -54,6 +57,7 @@ enum Command {
 /// Run one parsed command line.
 pub fn run(args: Args) -> Result<()> {
     match args.command {
+        Command::Demo(a) => demo::demo(a),
         Command::Index(a) => docs::index(a),
         Command::Query(a) => docs::query(a),
         Command::Get(a) => docs::get(a),
