@@ -9,6 +9,7 @@ mod util;
 mod ann;
 mod cli;
 mod db;
+mod docs;
 mod durability;
 mod filters;
 mod parity;
