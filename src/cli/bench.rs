@@ -118,9 +118,7 @@ pub struct AnnArgs {
 }
 
 fn ann(args: AnnArgs) -> Result<()> {
-    let base = normalized(read_fvecs(&args.base)?, &args.base)?;
-    let queries = normalized(read_fvecs(&args.query)?, &args.query)?;
-    let gt = read_ivecs(&args.gt)?;
+    let (base, queries, gt) = load_set(&args.base, &args.query, &args.gt)?;
     let dim = base.first().map_or(0, Vec::len);
     check_shapes(&args, &base, &queries, &gt)?;
     let params = HnswParams { m: args.m, ef_construction: args.ef_construction, ef_search: 64 };
@@ -365,9 +363,7 @@ pub struct MatryoshkaArgs {
 }
 
 fn matryoshka(args: MatryoshkaArgs) -> Result<()> {
-    let base = normalized(read_fvecs(&args.base)?, &args.base)?;
-    let queries = normalized(read_fvecs(&args.query)?, &args.query)?;
-    let gt = read_ivecs(&args.gt)?;
+    let (base, queries, gt) = load_set(&args.base, &args.query, &args.gt)?;
     let full = base.first().map_or(0, Vec::len);
     let mut configs = vec![("full", full, None)];
     for &d in args.dims.iter().filter(|&&d| d > 0 && d < full) {
@@ -439,6 +435,19 @@ fn read_texts(path: &std::path::Path, limit: Option<usize>) -> Result<Vec<String
         bail!("{}: no texts", path.display());
     }
     Ok(texts)
+}
+
+/// An ANN benchmark set: base and query vectors (normalized) and the true neighbours.
+type AnnSet = (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<i32>>);
+
+fn load_set(
+    base: &std::path::Path,
+    query: &std::path::Path,
+    gt: &std::path::Path,
+) -> Result<AnnSet> {
+    let base_rows = normalized(read_fvecs(base)?, base)?;
+    let query_rows = normalized(read_fvecs(query)?, query)?;
+    Ok((base_rows, query_rows, read_ivecs(gt)?))
 }
 
 fn normalized(mut rows: Vec<Vec<f32>>, path: &std::path::Path) -> Result<Vec<Vec<f32>>> {

@@ -247,22 +247,7 @@ impl Collection {
     /// [`Error::DuplicateId`] when a document's id belongs to another source or record;
     /// [`Error::NoEmbedder`] without an embedder.
     pub fn replace_source(&self, source: &str, hash: &str, documents: &[Document]) -> Result<()> {
-        let embedder = self.embedder()?;
-        let mut vectors = Vec::with_capacity(documents.len());
-        for batch in documents.chunks(self.db.options.write_batch) {
-            let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
-            vectors.extend(embedder.embed(&texts)?);
-        }
-        let records: Vec<VectorRecord> = documents
-            .iter()
-            .zip(vectors)
-            .map(|(d, vector)| VectorRecord {
-                id: d.id.clone(),
-                vector,
-                text: Some(d.text.clone()),
-                metadata: d.metadata.clone(),
-            })
-            .collect();
+        let records = self.embed_documents(documents)?;
         self.commit_records(&records, |tables, txn, new| {
             tables.replace_source(txn, source, hash, new)
         })
@@ -465,23 +450,27 @@ impl Collection {
     }
 
     fn write_documents(&self, documents: &[Document], mode: WriteMode) -> Result<()> {
+        for batch in documents.chunks(self.db.options.write_batch) {
+            self.write_vectors(&self.embed_documents(batch)?, mode)?;
+        }
+        Ok(())
+    }
+
+    /// Embeds documents, a write batch at a time, into records ready to store.
+    fn embed_documents(&self, documents: &[Document]) -> Result<Vec<VectorRecord>> {
         let embedder = self.embedder()?;
+        let mut records = Vec::with_capacity(documents.len());
         for batch in documents.chunks(self.db.options.write_batch) {
             let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
             let vectors = embedder.embed(&texts)?;
-            let records: Vec<VectorRecord> = batch
-                .iter()
-                .zip(vectors)
-                .map(|(d, vector)| VectorRecord {
-                    id: d.id.clone(),
-                    vector,
-                    text: Some(d.text.clone()),
-                    metadata: d.metadata.clone(),
-                })
-                .collect();
-            self.write_vectors(&records, mode)?;
+            records.extend(batch.iter().zip(vectors).map(|(d, vector)| VectorRecord {
+                id: d.id.clone(),
+                vector,
+                text: Some(d.text.clone()),
+                metadata: d.metadata.clone(),
+            }));
         }
-        Ok(())
+        Ok(records)
     }
 
     fn write_vectors(&self, records: &[VectorRecord], mode: WriteMode) -> Result<()> {
