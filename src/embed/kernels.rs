@@ -132,23 +132,15 @@ impl LayerNorm {
         x.par_chunks_mut(h * ROWS_PER_TASK).zip(y.par_chunks(h * ROWS_PER_TASK)).for_each(
             |(xs, ys)| {
                 for (x, y) in xs.chunks_mut(h).zip(ys.chunks(h)) {
-                    x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
-                    self.row(x);
+                    vmath::add_layer_norm(x, y, &self.gamma, &self.beta, self.eps);
                 }
             },
         );
     }
 
-    /// `x ← norm(x)` for one row: two passes (mean, then variance about it), as exact as f32
-    /// allows whatever the row's offset.
+    /// `x ← norm(x)` for one row.
     pub(crate) fn row(&self, x: &mut [f32]) {
-        let n = x.len() as f32;
-        let mean = x.iter().sum::<f32>() / n;
-        let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-        let inv_std = 1.0 / (var + self.eps).sqrt();
-        for ((v, g), b) in x.iter_mut().zip(&self.gamma).zip(&self.beta) {
-            *v = (*v - mean) * inv_std * g + b;
-        }
+        vmath::layer_norm(x, &self.gamma, &self.beta, self.eps);
     }
 }
 

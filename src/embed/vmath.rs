@@ -7,9 +7,47 @@
 //! approximation. The coefficients are kindred's own least-squares (near-minimax) fits, made in
 //! double precision against mpmath.
 //!
-//! Each public function checks once at run time for AVX2 + FMA (every x86-64 CPU since 2013) and
-//! runs a copy of the loop compiled for them; elsewhere the same loop runs with the baseline
-//! instruction set.
+//! Each public function runs a copy of its loop compiled for the best instruction set the CPU
+//! has, chosen at run time: AVX-512, else AVX2 + FMA (every x86-64 CPU since 2013), else the
+//! baseline. AVX-512 measured 2–3 % less CPU time than AVX2 on a long batch (Zen 4).
+
+/// Defines a function that runs `$body` compiled for the best instruction set the CPU has.
+/// `$body` must be `#[inline(always)]`, so that each copy is compiled with its features.
+macro_rules! simd_dispatch {
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:ident
+    ) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                fn avx512($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2_fma($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                let avx2 = std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("fma");
+                if avx2
+                    && std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512vl")
+                {
+                    // SAFETY: the CPU supports every feature `avx512` is compiled for.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if avx2 {
+                    // SAFETY: the CPU supports every feature `avx2` is compiled for.
+                    return unsafe { avx2_fma($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
 
 /// `ln 2` split so that `n · LN2_HI` is exact for every `|n| ≤ 128`.
 const LN2_HI: f32 = 0.693_359_4;
@@ -48,14 +86,9 @@ const ERFCX_POLY: [f32; 10] = [
 /// Where GELU switches from the erf series to the erfc form (in units of `x/√2`).
 const ERF_SPLIT: f32 = 0.5;
 
-/// `x ← x · Φ(x)`, Φ the standard normal CDF: GELU with the exact error function.
-pub(crate) fn gelu_in_place(xs: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        return unsafe { gelu_avx2(xs) };
-    }
-    gelu_loop(xs);
+simd_dispatch! {
+    /// `x ← x · Φ(x)`, Φ the standard normal CDF: GELU with the exact error function.
+    pub(crate) fn gelu_in_place(xs: &mut [f32]) => gelu_loop
 }
 
 /// `x ← max(x, 0)`.
@@ -63,14 +96,27 @@ pub(crate) fn relu_in_place(xs: &mut [f32]) {
     xs.iter_mut().for_each(|x| *x = x.max(0.0));
 }
 
-/// Softmax over one row of attention scores, in place.
-pub(crate) fn softmax_in_place(xs: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        return unsafe { softmax_avx2(xs) };
-    }
-    softmax_loop(xs);
+simd_dispatch! {
+    /// Softmax over one row of attention scores, in place.
+    pub(crate) fn softmax_in_place(xs: &mut [f32]) => softmax_loop
+}
+
+simd_dispatch! {
+    /// `x ← γ·(x + y − μ)/σ + β`: residual sum and layer norm of one row, with the mean and
+    /// variance in two passes (variance about the mean), as exact as f32 allows whatever the
+    /// row's offset.
+    pub(crate) fn add_layer_norm(
+        x: &mut [f32],
+        y: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        eps: f32
+    ) => add_layer_norm_loop
+}
+
+simd_dispatch! {
+    /// `x ← γ·(x − μ)/σ + β` for one row, as [`add_layer_norm`] without the sum.
+    pub(crate) fn layer_norm(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) => layer_norm_loop
 }
 
 /// `eˣ` for `x ≤ 88`; results below `e⁻⁸⁷` are flushed to 0.
@@ -134,6 +180,36 @@ fn softmax_loop(xs: &mut [f32]) {
     xs.iter_mut().for_each(|x| *x *= inv);
 }
 
+#[inline(always)]
+fn add_layer_norm_loop(x: &mut [f32], y: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+    layer_norm_loop(x, gamma, beta, eps);
+}
+
+#[inline(always)]
+fn layer_norm_loop(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    let n = x.len() as f32;
+    let mean = sum(x) / n;
+    x.iter_mut().for_each(|v| *v -= mean);
+    let var = sum_squares(x) / n;
+    let inv_std = 1.0 / (var + eps).sqrt();
+    for ((v, g), b) in x.iter_mut().zip(gamma).zip(beta) {
+        *v = (*v * inv_std).mul_add(*g, *b);
+    }
+}
+
+/// `Σ x²` in eight lanes.
+#[inline(always)]
+fn sum_squares(xs: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().map(|x| x * x).sum();
+    for chunk in chunks {
+        lanes.iter_mut().zip(chunk).for_each(|(l, x)| *l = x.mul_add(*x, *l));
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
 /// A sum in eight lanes, which vectorizes (a single running sum would not).
 #[inline(always)]
 fn sum(xs: &[f32]) -> f32 {
@@ -144,23 +220,6 @@ fn sum(xs: &[f32]) -> f32 {
         lanes.iter_mut().zip(chunk).for_each(|(l, x)| *l += x);
     }
     lanes.iter().sum::<f32>() + rest
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
-    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gelu_avx2(xs: &mut [f32]) {
-    gelu_loop(xs);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn softmax_avx2(xs: &mut [f32]) {
-    softmax_loop(xs);
 }
 
 #[cfg(test)]
@@ -227,6 +286,24 @@ mod tests {
         let want: Vec<f32> = xs.iter().map(|&x| gelu(x)).collect();
         gelu_in_place(&mut xs);
         assert_eq!(xs, want, "the dispatched loop computes the same values");
+    }
+
+    #[test]
+    fn layer_norm_matches_f64() {
+        let n = 384;
+        let x: Vec<f32> = (0..n).map(|i| 100.0 + ((i * 53) % 97) as f32 * 0.37).collect();
+        let y: Vec<f32> = (0..n).map(|i| ((i * 31) % 17) as f32 * -0.11).collect();
+        let gamma: Vec<f32> = (0..n).map(|i| 0.5 + (i % 7) as f32 * 0.1).collect();
+        let beta: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.01).collect();
+        let sum: Vec<f64> = x.iter().zip(&y).map(|(a, b)| (*a + *b) as f64).collect();
+        let mean = sum.iter().sum::<f64>() / n as f64;
+        let var = sum.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+        let mut got = x.clone();
+        add_layer_norm(&mut got, &y, &gamma, &beta, 1e-12);
+        for i in 0..n {
+            let want = (sum[i] - mean) / var.sqrt() * gamma[i] as f64 + beta[i] as f64;
+            assert!((got[i] as f64 - want).abs() < 2e-5, "{i}: {} vs {want}", got[i]);
+        }
     }
 
     #[test]
