@@ -211,9 +211,11 @@ thread_local! {
 
 /// Rows handled by one task in row-wise kernels; small enough to share out a short batch.
 const ROWS_PER_TASK: usize = 16;
-/// Tile height of the linear layers: tall enough for the GEMM to reuse each weight panel it
-/// loads, short enough to give every core several tiles.
-const TILE_ROWS: usize = 128;
+/// Tile height of the linear layers. Up to 8 × 6 rows (6: the kernel's width in rows), gemm
+/// 0.19 reads a weight panel where it lies instead of first copying it into its packed layout,
+/// which the panel already has: 4–7 % less CPU time than 128-row tiles. Taller tiles would
+/// reuse each panel more, but the copy costs more than that saves.
+const TILE_ROWS: usize = 48;
 
 /// `c[m, n] = a[m, k] · b[k, n]`, row-major with the given row strides, on this thread.
 ///
