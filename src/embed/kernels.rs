@@ -159,6 +159,9 @@ pub(crate) fn attention(qkv: &[f32], offsets: &[usize], heads: usize, ctx: &mut 
     (0..seqs * heads).into_par_iter().for_each(|task| {
         let (s, h) = (task / heads, task % heads);
         let (r0, len) = (offsets[s], offsets[s + 1] - offsets[s]);
+        if len == 0 {
+            return;
+        }
         let head = Head { qkv: &qkv[r0 * 3 * hidden..], len, hidden, head_dim, h };
         // SAFETY: task (s, h) writes rows r0..r0+len, columns h·head_dim.. of `ctx`, which no
         // other task touches.
@@ -299,5 +302,90 @@ unsafe impl Sync for SharedMut {}
 impl SharedMut {
     fn at(self, offset: usize) -> *mut f32 {
         self.0.wrapping_add(offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1).
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| ((i * 7919 + seed * 104_729) % 2001) as f32 / 1000.0 - 1.0).collect()
+    }
+
+    fn naive_linear(x: &[f32], w: &[f32], b: &[f32], d_in: usize, d_out: usize) -> Vec<f32> {
+        let rows = x.len() / d_in;
+        let mut out = vec![0.0; rows * d_out];
+        for r in 0..rows {
+            for c in 0..d_out {
+                let dot: f64 = (0..d_in).map(|k| (x[r * d_in + k] * w[k * d_out + c]) as f64).sum();
+                out[r * d_out + c] = dot as f32 + b[c];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn linear_matches_a_naive_product_for_any_shape() {
+        // Widths that are not multiples of the panel, row counts that are not of the tile.
+        for (rows, d_in, d_out) in [(1, 3, 5), (7, 64, 64), (49, 40, 130), (100, 96, 200)] {
+            let (w, b, x) = (values(d_in * d_out, 1), values(d_out, 2), values(rows * d_in, 3));
+            let layer = Linear::new(&w, b.clone(), d_in, d_out);
+            let mut out = vec![0.0; rows * d_out];
+            layer.forward(&x, &mut out, Activation::Identity);
+            let want = naive_linear(&x, &w, &b, d_in, d_out);
+            for (g, w) in out.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-4, "{rows}x{d_in}x{d_out}: {g} vs {w}");
+            }
+            layer.forward(&x, &mut out, Activation::Relu);
+            assert!(out.iter().zip(&want).all(|(g, w)| (g - w.max(0.0)).abs() < 1e-4));
+        }
+    }
+
+    /// Attention for one sequence and head, in f64.
+    fn naive_head(
+        qkv: &[f32],
+        rows: std::ops::Range<usize>,
+        hidden: usize,
+        h: usize,
+        d: usize,
+    ) -> Vec<f64> {
+        let at = |r: usize, part: usize, i: usize| {
+            qkv[r * 3 * hidden + part * hidden + h * d + i] as f64
+        };
+        let mut out = Vec::new();
+        for i in rows.clone() {
+            let scores: Vec<f64> =
+                rows.clone().map(|j| (0..d).map(|k| at(i, 0, k) * at(j, 1, k)).sum()).collect();
+            let max = scores.iter().cloned().fold(f64::MIN, f64::max);
+            let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let total: f64 = weights.iter().sum();
+            for k in 0..d {
+                let v: f64 = rows.clone().zip(&weights).map(|(j, w)| w * at(j, 2, k)).sum();
+                out.push(v / total);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn attention_stays_within_each_sequence() {
+        let (heads, d) = (3, 8);
+        let hidden = heads * d;
+        let offsets = [0, 5, 5, 6, 23];
+        let qkv = values(23 * 3 * hidden, 4);
+        let mut ctx = vec![f32::NAN; 23 * hidden];
+        attention(&qkv, &offsets, heads, &mut ctx);
+        for s in 0..offsets.len() - 1 {
+            for h in 0..heads {
+                let want = naive_head(&qkv, offsets[s]..offsets[s + 1], hidden, h, d);
+                for (n, w) in want.iter().enumerate() {
+                    let (r, k) = (offsets[s] + n / d, n % d);
+                    let g = ctx[r * hidden + h * d + k] as f64;
+                    assert!((g - w).abs() < 1e-5, "seq {s} head {h} row {r}: {g} vs {w}");
+                }
+            }
+        }
     }
 }
