@@ -20,6 +20,7 @@
 
 use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
+use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::kernels::{attention, Activation, LayerNorm, Linear};
@@ -191,21 +192,22 @@ impl Embeddings {
     fn forward(&self, seqs: &[&[u32]], x: &mut [f32]) -> Result<(), String> {
         let h = self.token_type.len();
         let (vocab, max_len) = (self.words.len() / h, self.positions.len() / h);
-        let tokens = seqs.iter().flat_map(|s| s.iter().enumerate());
-        for (row, (position, &id)) in x.chunks_mut(h).zip(tokens) {
-            if id as usize >= vocab {
-                return Err(format!("token id {id} is outside the vocabulary ({vocab} ids)"));
-            }
-            if position >= max_len {
-                return Err(format!("a sequence is longer than the model's {max_len} positions"));
-            }
-            let word = &self.words[id as usize * h..][..h];
+        if let Some(id) = seqs.iter().flat_map(|s| s.iter()).find(|&&id| id as usize >= vocab) {
+            return Err(format!("token id {id} is outside the vocabulary ({vocab} ids)"));
+        }
+        if seqs.iter().any(|s| s.len() > max_len) {
+            return Err(format!("a sequence is longer than the model's {max_len} positions"));
+        }
+        let tokens: Vec<(usize, usize)> =
+            seqs.iter().flat_map(|s| s.iter().map(|&id| id as usize).zip(0..)).collect();
+        x.par_chunks_mut(h).zip(tokens).for_each(|(row, (id, position))| {
+            let word = &self.words[id * h..][..h];
             let pos = &self.positions[position * h..][..h];
             for (i, v) in row.iter_mut().enumerate() {
                 *v = word[i] + pos[i] + self.token_type[i];
             }
             self.norm.row(row);
-        }
+        });
         Ok(())
     }
 }

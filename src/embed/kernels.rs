@@ -27,11 +27,12 @@ pub(crate) enum Activation {
 }
 
 impl Activation {
-    fn apply(self, xs: &mut [f32]) {
+    /// `x ← act(x + bias)`, in one pass.
+    fn apply_with_bias(self, xs: &mut [f32], bias: &[f32]) {
         match self {
-            Activation::Identity => {}
-            Activation::Gelu => vmath::gelu_in_place(xs),
-            Activation::Relu => vmath::relu_in_place(xs),
+            Activation::Identity => vmath::add_bias(xs, bias),
+            Activation::Gelu => vmath::add_bias_gelu(xs, bias),
+            Activation::Relu => vmath::add_bias_relu(xs, bias),
         }
     }
 }
@@ -105,8 +106,7 @@ impl Linear {
         for r in 0..tile.rows {
             // SAFETY: row r of the tile, `width` values, inside the caller's tile.
             let row = unsafe { std::slice::from_raw_parts_mut(dst.add(r * self.d_out), width) };
-            row.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
-            act.apply(row);
+            act.apply_with_bias(row, bias);
         }
     }
 }

@@ -87,13 +87,19 @@ const ERFCX_POLY: [f32; 10] = [
 const ERF_SPLIT: f32 = 0.5;
 
 simd_dispatch! {
-    /// `x ← x · Φ(x)`, Φ the standard normal CDF: GELU with the exact error function.
-    pub(crate) fn gelu_in_place(xs: &mut [f32]) => gelu_loop
+    /// `x ← gelu(x + b)`: bias, then GELU with the exact error function (`x · Φ(x)`, Φ the
+    /// standard normal CDF).
+    pub(crate) fn add_bias_gelu(xs: &mut [f32], bias: &[f32]) => add_bias_gelu_loop
 }
 
-/// `x ← max(x, 0)`.
-pub(crate) fn relu_in_place(xs: &mut [f32]) {
-    xs.iter_mut().for_each(|x| *x = x.max(0.0));
+simd_dispatch! {
+    /// `x ← max(x + b, 0)`.
+    pub(crate) fn add_bias_relu(xs: &mut [f32], bias: &[f32]) => add_bias_relu_loop
+}
+
+simd_dispatch! {
+    /// `x ← x + b`.
+    pub(crate) fn add_bias(xs: &mut [f32], bias: &[f32]) => add_bias_loop
 }
 
 simd_dispatch! {
@@ -167,8 +173,18 @@ fn polynomial<const N: usize>(coefficients: &[f32; N], t: f32) -> f32 {
 }
 
 #[inline(always)]
-fn gelu_loop(xs: &mut [f32]) {
-    xs.iter_mut().for_each(|x| *x = gelu(*x));
+fn add_bias_gelu_loop(xs: &mut [f32], bias: &[f32]) {
+    xs.iter_mut().zip(bias).for_each(|(x, b)| *x = gelu(*x + b));
+}
+
+#[inline(always)]
+fn add_bias_relu_loop(xs: &mut [f32], bias: &[f32]) {
+    xs.iter_mut().zip(bias).for_each(|(x, b)| *x = (*x + b).max(0.0));
+}
+
+#[inline(always)]
+fn add_bias_loop(xs: &mut [f32], bias: &[f32]) {
+    xs.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
 }
 
 #[inline(always)]
@@ -283,8 +299,9 @@ mod tests {
         assert_eq!(gelu(f32::MAX), f32::MAX);
         assert_eq!(gelu(f32::MIN), 0.0);
         let mut xs: Vec<f32> = grid(-10.0, 10.0, 1001).collect();
-        let want: Vec<f32> = xs.iter().map(|&x| gelu(x)).collect();
-        gelu_in_place(&mut xs);
+        let bias: Vec<f32> = (0..xs.len()).map(|i| (i % 3) as f32 - 1.0).collect();
+        let want: Vec<f32> = xs.iter().zip(&bias).map(|(&x, b)| gelu(x + b)).collect();
+        add_bias_gelu(&mut xs, &bias);
         assert_eq!(xs, want, "the dispatched loop computes the same values");
     }
 
