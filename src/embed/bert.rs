@@ -1,17 +1,16 @@
 //! The in-process embedder for BERT-family models (all-MiniLM, bge, e5, gte, arctic), on candle.
 //!
-//! **Invariant:** a text's vector does not depend on what it is batched with. Batches are padded
-//! to their longest member, the attention mask hides the padding from every real token, and
-//! pooling reads only real tokens; so sorting inputs by length (to pad little) changes speed, not
-//! results.
+//! **Invariant:** a text's vector does not depend on what it is batched with. The encoder packs a
+//! batch without padding and attends within each sequence only, and pooling reads only that
+//! text's tokens; so sorting inputs by length (to keep batches even) changes speed, not results.
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::Device;
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use tokenizers::{Tokenizer, TruncationParams};
 
+use super::bert_model::{BertConfig, BertEncoder, DTYPE};
 use super::pool::truncate_and_normalize;
 use super::{Embedder, Fingerprint, ModelConfig, ModelError, Pooling, ResolvedModel};
 use crate::{Error, Result};
@@ -67,13 +66,12 @@ pub struct Token {
 /// # Ok::<(), kindred::Error>(())
 /// ```
 pub struct BertEmbedder {
-    model: BertModel,
+    model: BertEncoder,
     tokenizer: Tokenizer,
     device: Device,
     fingerprint: Fingerprint,
     hidden_size: usize,
     batch_size: usize,
-    pad_id: u32,
 }
 
 impl BertEmbedder {
@@ -99,8 +97,7 @@ impl BertEmbedder {
         let dimension = check_options(&config, options)?;
         let max_seq_length =
             options.max_seq_length.map_or(config.max_seq_length, |n| n.min(config.max_seq_length));
-        let (tokenizer, pad_id) =
-            load_tokenizer(&model.dir.join("tokenizer.json"), max_seq_length)?;
+        let tokenizer = load_tokenizer(&model.dir.join("tokenizer.json"), max_seq_length)?;
         let device = Device::Cpu;
         let bert = load_bert(&model.dir, &config, &device)?;
         let fingerprint = Fingerprint {
@@ -120,7 +117,6 @@ impl BertEmbedder {
             fingerprint,
             hidden_size: config.hidden_size,
             batch_size: options.batch_size,
-            pad_id,
         })
     }
 
@@ -174,30 +170,16 @@ impl BertEmbedder {
         self.fingerprint.max_seq_length
     }
 
-    /// Runs one padded batch through the transformer and pools each sequence.
+    /// Runs one batch through the transformer and pools each sequence.
     fn forward(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
-        let batch = seqs.len();
-        let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
-        if batch == 0 || len == 0 {
-            return Ok(vec![Vec::new(); batch]);
+        if seqs.iter().all(|s| s.is_empty()) {
+            return Ok(vec![Vec::new(); seqs.len()]);
         }
-        let mut ids = vec![self.pad_id; batch * len];
-        let mut mask = vec![0u32; batch * len];
-        for (row, seq) in seqs.iter().enumerate() {
-            ids[row * len..row * len + seq.len()].copy_from_slice(seq);
-            mask[row * len..row * len + seq.len()].fill(1);
-        }
-        let ids = Tensor::from_vec(ids, (batch, len), &self.device)?;
-        let mask = Tensor::from_vec(mask, (batch, len), &self.device)?;
-        let types = ids.zeros_like()?;
-        let hidden = self.device.with_context(|| self.model.forward(&ids, &types, Some(&mask)))?;
-        let hidden: Vec<f32> = hidden.flatten_all()?.to_vec1()?;
-        let h = self.hidden_size;
-        let fp = &self.fingerprint;
-        let vectors = seqs.iter().enumerate().map(|(row, seq)| {
-            let start = row * len * h;
+        let hidden = self.device.with_context(|| self.model.forward(seqs)).map_err(Error::Embed)?;
+        let (h, fp) = (self.hidden_size, &self.fingerprint);
+        let vectors = (0..seqs.len()).map(|i| {
             let mut v = vec![0.0; h];
-            fp.pooling.pool(&hidden[start..start + seq.len() * h], &mut v);
+            fp.pooling.pool(hidden.sequence(i, h), &mut v);
             truncate_and_normalize(&mut v, fp.truncate_dim, fp.normalize);
             v
         });
@@ -247,24 +229,24 @@ fn check_options(config: &ModelConfig, options: &EmbedOptions) -> Result<usize> 
 
 /// Loads `tokenizer.json` with kindred's own truncation and no padding: the file's built-in
 /// settings (often truncation at 128 and fixed padding to 128) are not the model's.
-fn load_tokenizer(path: &Path, max_seq_length: usize) -> Result<(Tokenizer, u32), ModelError> {
+fn load_tokenizer(path: &Path, max_seq_length: usize) -> Result<Tokenizer, ModelError> {
     let invalid = |reason: String| ModelError::InvalidFile { path: path.into(), reason };
     let mut tokenizer = Tokenizer::from_file(path).map_err(|e| invalid(e.to_string()))?;
-    let pad_id = tokenizer
-        .get_padding()
-        .map(|p| p.pad_id)
-        .or_else(|| tokenizer.token_to_id("[PAD]"))
-        .unwrap_or(0);
     tokenizer.with_padding(None);
     let truncation = TruncationParams { max_length: max_seq_length, ..TruncationParams::default() };
     tokenizer.with_truncation(Some(truncation)).map_err(|e| invalid(e.to_string()))?;
-    Ok((tokenizer, pad_id))
+    Ok(tokenizer)
 }
 
-fn load_bert(dir: &Path, config: &ModelConfig, device: &Device) -> Result<BertModel, ModelError> {
+fn load_bert(dir: &Path, config: &ModelConfig, device: &Device) -> Result<BertEncoder, ModelError> {
     let config_path = dir.join("config.json");
+    let invalid_config =
+        |reason: String| ModelError::InvalidFile { path: config_path.clone(), reason };
     let bert_config: BertConfig = serde_json::from_value(config.transformer.clone())
-        .map_err(|e| ModelError::InvalidFile { path: config_path, reason: e.to_string() })?;
+        .map_err(|e| invalid_config(e.to_string()))?;
+    bert_config
+        .check()
+        .map_err(|reason| ModelError::Unsupported { path: config_path.clone(), reason })?;
     let weights = dir.join("model.safetensors");
     let invalid = |e: candle_core::Error| ModelError::InvalidFile {
         path: weights.clone(),
@@ -272,7 +254,7 @@ fn load_bert(dir: &Path, config: &ModelConfig, device: &Device) -> Result<BertMo
     };
     // SAFETY: the weights are memory-mapped read-only. kindred never writes to a model file while
     // it is loaded, and files in its cache are replaced by rename, never rewritten in place.
-    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DTYPE, device) }
         .map_err(invalid)?;
-    BertModel::load(vb, &bert_config).map_err(invalid)
+    BertEncoder::load(vb, &bert_config).map_err(invalid)
 }

