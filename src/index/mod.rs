@@ -6,12 +6,12 @@
 
 mod dot;
 mod flat;
-mod hnsw;
+mod graph;
 
 pub use dot::dot;
 pub use flat::FlatIndex;
-pub use hnsw::HnswIndex;
-pub(crate) use hnsw::SnapshotStamp;
+pub use graph::HnswIndex;
+pub(crate) use graph::SnapshotStamp;
 
 use serde::{Deserialize, Serialize};
 
@@ -60,7 +60,7 @@ impl Default for HnswParams {
 }
 
 impl HnswParams {
-    /// Checks the ranges hnsw_rs accepts; it exits the process on an `M` above 256.
+    /// Checks the ranges the graph supports: `M` from 2 (levels need `ln M > 0`) to 256.
     pub(crate) fn validate(&self) -> Result<(), String> {
         if !(2..=256).contains(&self.m) {
             return Err(format!("HNSW M must be between 2 and 256, not {}", self.m));

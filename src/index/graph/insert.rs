@@ -1,0 +1,160 @@
+//! Linking a stored node into the graph: the descent to its level, an `ef_construction` search
+//! on each of its layers, the neighbour-selection heuristic, and the links back from each chosen
+//! neighbour, shrunk by the same heuristic when a list overflows.
+//!
+//! Several threads link different nodes at once. Each node's lists change only under its stripe
+//! lock, and a node that raises the graph's top layer holds the entry lock from the moment it
+//! reads the entry point until it becomes the entry point itself.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::layout::{neighbours, set_links, Graph};
+use super::search::Scratch;
+
+/// Draws node levels: `floor(−ln(u) · mult)` for `u` uniform in (0, 1], from a hash of the
+/// slot, so the same insertion order always gives the same levels.
+pub(super) fn random_level(slot: u64, mult: f64) -> usize {
+    let mut z = slot.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let uniform = ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+    let level = (-uniform.ln() * mult).floor();
+    (level as usize).min(super::layout::MAX_LEVEL)
+}
+
+impl Graph {
+    /// Links `slot`, already stored, into the graph.
+    pub fn link(&self, slot: u32, ef_construction: usize, scratch: &mut Scratch) {
+        let level = usize::from(self.levels[slot as usize]);
+        let mut entry = self.entry();
+        // A node that may become the new entry point holds the entry lock throughout, and reads
+        // the entry point again under it.
+        let raises_top = entry.is_none_or(|(_, top)| level > top);
+        let _guard = raises_top.then(|| self.entry_lock.lock());
+        if raises_top {
+            entry = self.entry();
+        }
+        let Some((start, top)) = entry else {
+            self.set_entry(slot, level);
+            return;
+        };
+        let query = self.row(slot);
+        let mut nearest = (self.distance(query, start), start);
+        if top > level {
+            nearest = self.descend(query, nearest, top, level + 1);
+        }
+        for layer in (0..=level.min(top)).rev() {
+            nearest = self.link_layer(slot, layer, nearest, ef_construction, scratch);
+        }
+        if level > top {
+            self.set_entry(slot, level);
+        }
+    }
+
+    /// Finds `slot`'s neighbours on one layer, links both ways, and returns the closest node
+    /// found: the start of the next layer down.
+    fn link_layer(
+        &self,
+        slot: u32,
+        layer: usize,
+        start: (f32, u32),
+        ef_construction: usize,
+        scratch: &mut Scratch,
+    ) -> (f32, u32) {
+        let query = self.row(slot);
+        let Scratch { layer: search, pool, chosen, kept } = scratch;
+        self.search_layer(query, start, ef_construction, layer, |s| s != slot, search);
+        search.sorted_results(pool);
+        let nearest = pool.first().copied().unwrap_or(start);
+        self.select(pool, self.m, chosen);
+        self.set_own_links(slot, layer, chosen, pool, kept);
+        for &(distance, neighbour) in chosen.iter() {
+            self.link_back(neighbour, slot, distance, layer, pool, kept);
+        }
+        nearest
+    }
+
+    /// Gives `slot` its chosen links on `layer`. The list is normally empty here, but a node
+    /// inserted concurrently may already have linked back to `slot`: it can reach `slot` on this
+    /// layer through `slot`'s links one layer up. Those links are kept (shrunk by the heuristic
+    /// when they do not all fit), since they may be that node's only way in.
+    fn set_own_links(
+        &self,
+        slot: u32,
+        layer: usize,
+        chosen: &[(f32, u32)],
+        pool: &mut Vec<(f32, u32)>,
+        kept: &mut Vec<(f32, u32)>,
+    ) {
+        let _lock = self.lock(slot);
+        let list = self.links(slot, layer);
+        if neighbours(list).len() == 0 {
+            set_links(list, chosen.iter().map(|&(_, s)| s));
+            return;
+        }
+        let base = self.row(slot);
+        pool.clear();
+        pool.extend_from_slice(chosen);
+        for s in neighbours(list) {
+            if chosen.iter().all(|&(_, c)| c != s) {
+                pool.push((self.distance(base, s), s));
+            }
+        }
+        pool.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        self.select(pool, self.max_links(layer), kept);
+        set_links(list, kept.iter().map(|&(_, s)| s));
+    }
+
+    /// Adds `new` to `node`'s list on `layer`; a full list keeps what the heuristic selects
+    /// among its links and `new`. `pool` and `kept` are scratch buffers.
+    fn link_back(
+        &self,
+        node: u32,
+        new: u32,
+        distance: f32,
+        layer: usize,
+        pool: &mut Vec<(f32, u32)>,
+        kept: &mut Vec<(f32, u32)>,
+    ) {
+        let _lock = self.lock(node);
+        let list = self.links(node, layer);
+        if neighbours(list).any(|s| s == new) {
+            return; // `node` chose `new` itself while both were being inserted
+        }
+        let count = neighbours(list).len();
+        if count < self.max_links(layer) {
+            list[1 + count].store(new, Relaxed);
+            list[0].store(count as u32 + 1, Relaxed);
+            return;
+        }
+        let base = self.row(node);
+        pool.clear();
+        pool.push((distance, new));
+        pool.extend(neighbours(list).map(|s| (self.distance(base, s), s)));
+        pool.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        self.select(pool, self.max_links(layer), kept);
+        set_links(list, kept.iter().map(|&(_, s)| s));
+    }
+
+    /// The neighbour-selection heuristic: walks `candidates` (closest first) and keeps one only
+    /// if it is closer to the base node than to every node kept so far, up to `max`. It favours
+    /// links in different directions over a cluster of near-duplicates, which keeps the graph
+    /// navigable. With `max` or fewer candidates all are kept.
+    fn select(&self, candidates: &[(f32, u32)], max: usize, kept: &mut Vec<(f32, u32)>) {
+        kept.clear();
+        if candidates.len() <= max {
+            kept.extend_from_slice(candidates);
+            return;
+        }
+        for &(distance, slot) in candidates {
+            if kept.len() == max {
+                break;
+            }
+            let row = self.row(slot);
+            if kept.iter().all(|&(_, other)| self.distance(row, other) >= distance) {
+                kept.push((distance, slot));
+            }
+        }
+    }
+}
