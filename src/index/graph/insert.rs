@@ -25,6 +25,11 @@ pub(super) fn random_level(slot: u64, mult: f64) -> usize {
 
 impl Graph {
     /// Links `slot`, already stored, into the graph.
+    ///
+    /// Its neighbours are chosen on every layer first and its own lists written before any
+    /// link back to it: a node is reachable only once all its lists are complete. (Otherwise a
+    /// concurrent insert could reach it through an upper layer, find its lower list still
+    /// empty, and link itself to it alone.)
     pub fn link(&self, slot: u32, ef_construction: usize, scratch: &mut Scratch) {
         let level = usize::from(self.levels[slot as usize]);
         let mut entry = self.entry();
@@ -44,17 +49,31 @@ impl Graph {
         if top > level {
             nearest = self.descend(query, nearest, top, level + 1);
         }
-        for layer in (0..=level.min(top)).rev() {
-            nearest = self.link_layer(slot, layer, nearest, ef_construction, scratch);
+        let layers = level.min(top);
+        if scratch.chosen.len() <= layers {
+            scratch.chosen.resize_with(layers + 1, Vec::new);
+        }
+        for layer in (0..=layers).rev() {
+            nearest = self.choose(slot, layer, nearest, ef_construction, scratch);
+        }
+        let Scratch { chosen, pool, kept, .. } = scratch;
+        for (layer, chosen) in chosen[..=layers].iter().enumerate() {
+            let _lock = self.lock(slot);
+            set_links(self.links(slot, layer), chosen.iter().map(|&(_, s)| s));
+        }
+        for (layer, chosen) in chosen[..=layers].iter().enumerate() {
+            for &(distance, neighbour) in chosen {
+                self.link_back(neighbour, slot, distance, layer, pool, kept);
+            }
         }
         if level > top {
             self.set_entry(slot, level);
         }
     }
 
-    /// Finds `slot`'s neighbours on one layer, links both ways, and returns the closest node
-    /// found: the start of the next layer down.
-    fn link_layer(
+    /// Searches one layer for `slot`'s neighbours and keeps the heuristic's choice in
+    /// `scratch.chosen[layer]`. Returns the closest node found: the start one layer down.
+    fn choose(
         &self,
         slot: u32,
         layer: usize,
@@ -63,47 +82,11 @@ impl Graph {
         scratch: &mut Scratch,
     ) -> (f32, u32) {
         let query = self.row(slot);
-        let Scratch { layer: search, pool, chosen, kept } = scratch;
+        let Scratch { layer: search, pool, chosen, .. } = scratch;
         self.search_layer(query, start, ef_construction, layer, |s| s != slot, search);
         search.sorted_results(pool);
-        let nearest = pool.first().copied().unwrap_or(start);
-        self.select(pool, self.m, chosen);
-        self.set_own_links(slot, layer, chosen, pool, kept);
-        for &(distance, neighbour) in chosen.iter() {
-            self.link_back(neighbour, slot, distance, layer, pool, kept);
-        }
-        nearest
-    }
-
-    /// Gives `slot` its chosen links on `layer`. The list is normally empty here, but a node
-    /// inserted concurrently may already have linked back to `slot`: it can reach `slot` on this
-    /// layer through `slot`'s links one layer up. Those links are kept (shrunk by the heuristic
-    /// when they do not all fit), since they may be that node's only way in.
-    fn set_own_links(
-        &self,
-        slot: u32,
-        layer: usize,
-        chosen: &[(f32, u32)],
-        pool: &mut Vec<(f32, u32)>,
-        kept: &mut Vec<(f32, u32)>,
-    ) {
-        let _lock = self.lock(slot);
-        let list = self.links(slot, layer);
-        if neighbours(list).len() == 0 {
-            set_links(list, chosen.iter().map(|&(_, s)| s));
-            return;
-        }
-        let base = self.row(slot);
-        pool.clear();
-        pool.extend_from_slice(chosen);
-        for s in neighbours(list) {
-            if chosen.iter().all(|&(_, c)| c != s) {
-                pool.push((self.distance(base, s), s));
-            }
-        }
-        pool.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        self.select(pool, self.max_links(layer), kept);
-        set_links(list, kept.iter().map(|&(_, s)| s));
+        self.select(pool, self.m, &mut chosen[layer]);
+        pool.first().copied().unwrap_or(start)
     }
 
     /// Adds `new` to `node`'s list on `layer`; a full list keeps what the heuristic selects
@@ -120,7 +103,7 @@ impl Graph {
         let _lock = self.lock(node);
         let list = self.links(node, layer);
         if neighbours(list).any(|s| s == new) {
-            return; // `node` chose `new` itself while both were being inserted
+            return; // `node`, inserted at the same time, chose `new` itself
         }
         let count = neighbours(list).len();
         if count < self.max_links(layer) {

@@ -18,8 +18,9 @@ pub(super) struct Scratch {
     pub layer: LayerScratch,
     /// Buffers for neighbour selection while inserting.
     pub pool: Vec<(f32, u32)>,
-    pub chosen: Vec<(f32, u32)>,
     pub kept: Vec<(f32, u32)>,
+    /// The neighbours chosen for the node being inserted, per layer.
+    pub chosen: Vec<Vec<(f32, u32)>>,
 }
 
 /// What one layer search works in.
