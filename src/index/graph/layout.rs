@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use parking_lot::{Mutex, MutexGuard};
 
-use super::super::dot;
+use super::super::dot::{kernel, Kernel};
 
 /// The highest level a node can draw. Levels above it are clamped; with `M` ≥ 2 they are drawn
 /// with probability below 2⁻¹⁷ per node.
@@ -50,6 +50,9 @@ pub(super) struct Graph {
     /// Taken while changing the entry point, so two nodes cannot both claim a new top layer.
     pub entry_lock: Mutex<()>,
     stripes: Box<[Mutex<()>]>,
+    /// The dot-product kernel, fetched once; every row has `dim` elements, and queries are
+    /// checked against `dim` before a search starts.
+    dot: Kernel,
 }
 
 impl Graph {
@@ -68,6 +71,7 @@ impl Graph {
             entry: AtomicU64::new(NO_ENTRY),
             entry_lock: Mutex::new(()),
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            dot: kernel(),
         }
     }
 
@@ -96,7 +100,26 @@ impl Graph {
     /// Cosine distance from `query` to `slot`'s vector.
     #[inline]
     pub fn distance(&self, query: &[f32], slot: u32) -> f32 {
-        1.0 - dot(query, self.row(slot))
+        1.0 - (self.dot)(query, self.row(slot))
+    }
+
+    /// Asks the CPU to start loading the first `lines` cache lines of `slot`'s row (all of them
+    /// for `usize::MAX`), so a distance computed soon after does not wait on memory.
+    #[inline]
+    pub fn prefetch_row(&self, slot: u32, lines: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let row = self.row(slot);
+            let bytes = std::mem::size_of_val(row).min(lines.saturating_mul(64));
+            for offset in (0..bytes).step_by(64) {
+                // SAFETY: a prefetch is only a hint: it never faults or changes memory, and the
+                // address is inside `row` anyway.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().cast::<i8>().add(offset)) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (slot, lines);
     }
 
     /// The link list (count, then slots) of `slot` on `level`.

@@ -124,6 +124,7 @@ impl VectorIndex for HnswIndex {
         ef: usize,
         accept: Option<Accept<'_>>,
     ) -> Vec<Scored> {
+        assert_eq!(query.len(), self.dim, "a {}-d query for a {}-d index", query.len(), self.dim);
         if k == 0 {
             return Vec::new();
         }

@@ -32,7 +32,14 @@ pub(super) struct LayerScratch {
     results: BinaryHeap<u64>,
     /// Sorted results, handed out by [`LayerScratch::sorted_results`].
     sorted: Vec<u64>,
+    /// The neighbours of the node being expanded that were not visited yet.
+    fresh: Vec<u32>,
 }
+
+/// Cache lines of each unvisited neighbour's row requested before any distance is computed.
+const PREFETCH_FIRST_LINES: usize = 1;
+/// While computing one distance, the whole row this many neighbours further on is requested.
+const PREFETCH_AHEAD: usize = 2;
 
 impl LayerScratch {
     /// Drains the results into `(distance, slot)` pairs, best first.
@@ -146,7 +153,7 @@ impl Graph {
         accept: impl Fn(u32) -> bool,
         scratch: &mut LayerScratch,
     ) {
-        let LayerScratch { visited, candidates, results, .. } = scratch;
+        let LayerScratch { visited, candidates, results, fresh, .. } = scratch;
         visited.clear(self.len());
         candidates.clear();
         results.clear();
@@ -161,9 +168,18 @@ impl Graph {
             if nearest > worst && results.len() >= ef {
                 break;
             }
+            // Unvisited neighbours are gathered first and their rows requested from memory
+            // together, so the loads overlap instead of each stalling the distance loop.
+            fresh.clear();
             for slot in neighbours(self.links(unkey(nearest).1, level)) {
-                if !visited.insert(slot) {
-                    continue;
+                if visited.insert(slot) {
+                    self.prefetch_row(slot, PREFETCH_FIRST_LINES);
+                    fresh.push(slot);
+                }
+            }
+            for (i, &slot) in fresh.iter().enumerate() {
+                if let Some(&ahead) = fresh.get(i + PREFETCH_AHEAD) {
+                    self.prefetch_row(ahead, usize::MAX);
                 }
                 let candidate = key(self.distance(query, slot), slot);
                 if results.len() < ef || candidate < worst {
