@@ -40,6 +40,11 @@ pub trait VectorIndex: Send + Sync {
 
     /// How many vectors the index holds, removed ones included.
     fn len(&self) -> usize;
+
+    /// Whether the index holds no vectors.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// HNSW's parameters, fixed when a collection is created.

@@ -8,8 +8,18 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use parking_lot::MutexGuard;
+
 use super::layout::{neighbours, set_links, Graph};
 use super::search::Scratch;
+
+/// Where an insert starts: the entry point and top layer it read, and the entry lock when the
+/// node may become the new entry point.
+struct EntryClaim<'a> {
+    start: u32,
+    top: usize,
+    _guard: Option<MutexGuard<'a, ()>>,
+}
 
 /// Draws node levels: `floor(−ln(u) · mult)` for `u` uniform in (0, 1], from a hash of the
 /// slot, so the same insertion order always gives the same levels.
@@ -32,30 +42,48 @@ impl Graph {
     /// empty, and link itself to it alone.)
     pub fn link(&self, slot: u32, ef_construction: usize, scratch: &mut Scratch) {
         let level = usize::from(self.levels[slot as usize]);
-        let mut entry = self.entry();
-        // A node that may become the new entry point holds the entry lock throughout, and reads
-        // the entry point again under it.
-        let raises_top = entry.is_none_or(|(_, top)| level > top);
-        let _guard = raises_top.then(|| self.entry_lock.lock());
-        if raises_top {
-            entry = self.entry();
-        }
-        let Some((start, top)) = entry else {
-            self.set_entry(slot, level);
+        let Some(claim) = self.claim_entry(slot, level) else {
             return;
         };
         let query = self.row(slot);
-        let mut nearest = (self.distance(query, start), start);
-        if top > level {
-            nearest = self.descend(query, nearest, top, level + 1);
+        let mut nearest = (self.distance(query, claim.start), claim.start);
+        if claim.top > level {
+            nearest = self.descend(query, nearest, claim.top, level + 1);
         }
-        let layers = level.min(top);
+        let layers = level.min(claim.top);
         if scratch.chosen.len() <= layers {
             scratch.chosen.resize_with(layers + 1, Vec::new);
         }
         for layer in (0..=layers).rev() {
             nearest = self.choose(slot, layer, nearest, ef_construction, scratch);
         }
+        self.connect(slot, layers, scratch);
+        if level > claim.top {
+            self.set_entry(slot, level);
+        }
+    }
+
+    /// The entry point to insert a node of `level` from. A node that may raise the graph's top
+    /// layer takes the entry lock, reads the entry point again under it, and keeps the lock until
+    /// it is linked and has become the entry point itself. `None` when the graph was empty: the
+    /// node is now its entry point, with nothing to link to.
+    fn claim_entry(&self, slot: u32, level: usize) -> Option<EntryClaim<'_>> {
+        let mut entry = self.entry();
+        let raises_top = entry.is_none_or(|(_, top)| level > top);
+        let guard = raises_top.then(|| self.entry_lock.lock());
+        if raises_top {
+            entry = self.entry();
+        }
+        let Some((start, top)) = entry else {
+            self.set_entry(slot, level);
+            return None;
+        };
+        Some(EntryClaim { start, top, _guard: guard })
+    }
+
+    /// Writes `slot`'s own lists on `0..=layers` from `scratch.chosen`, then adds `slot` to
+    /// each chosen neighbour's list.
+    fn connect(&self, slot: u32, layers: usize, scratch: &mut Scratch) {
         let Scratch { chosen, pool, kept, .. } = scratch;
         for (layer, chosen) in chosen[..=layers].iter().enumerate() {
             let _lock = self.lock(slot);
@@ -65,9 +93,6 @@ impl Graph {
             for &(distance, neighbour) in chosen {
                 self.link_back(neighbour, slot, distance, layer, pool, kept);
             }
-        }
-        if level > top {
-            self.set_entry(slot, level);
         }
     }
 

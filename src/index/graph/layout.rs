@@ -81,7 +81,7 @@ impl Graph {
 
     /// Appends a node with empty link lists; it is unreachable until it is linked.
     pub fn push(&mut self, id: u64, vector: &[f32], level: usize) {
-        assert_eq!(vector.len(), self.dim, "a {}-d vector in a {}-d index", vector.len(), self.dim);
+        debug_assert_eq!(vector.len(), self.dim);
         assert!(self.len() < u32::MAX as usize, "an index holds fewer than 2³² vectors");
         self.vectors.extend_from_slice(vector);
         self.ids.push(id);

@@ -7,9 +7,10 @@
 //! - `snapshot`: the versioned, checksummed snapshot format.
 //!
 //! Concurrency: an insert batch first appends its vectors under the graph's write lock (brief: a
-//! copy of the batch), then links them under the read lock, in parallel for large batches, while
-//! searches run beside it. Batches are serialized by the writer mutex. Searches take only the
-//! read lock, so an `accept` callback must not insert into the same index.
+//! copy of the batch, or a reallocation when the storage grows), then links them under the read
+//! lock, in parallel for large batches, while searches run beside it. Batches are serialized by
+//! the writer mutex. A search holds the read lock throughout, and the lock is fair (a waiting
+//! writer blocks new readers), so an `accept` callback must not call back into the same index.
 //!
 //! The index has no deletion: removed records stay as tombstones that the collection filters out
 //! through `accept` and drops at its next rebuild.
@@ -71,7 +72,14 @@ impl HnswIndex {
     }
 
     /// Appends the batch's nodes, unlinked, and returns their slots.
+    ///
+    /// # Panics
+    ///
+    /// Panics, before storing anything, if a vector does not have the index's dimension.
     fn store(&self, items: &[(u64, &[f32])]) -> std::ops::Range<u32> {
+        if let Some((id, v)) = items.iter().find(|(_, v)| v.len() != self.dim) {
+            panic!("vector {id} has {} dimensions, the index {}", v.len(), self.dim);
+        }
         let mut graph = self.graph.write();
         let first = graph.len();
         let mult = self.level_mult();
@@ -202,6 +210,17 @@ mod tests {
         assert!(index.search(&[0.0; 8], 5, 16, None).is_empty());
         index.insert(&[]);
         assert!(index.ids().is_empty());
+    }
+
+    #[test]
+    fn a_batch_with_a_vector_of_the_wrong_dimension_is_refused_whole() {
+        let index = index(8);
+        let (good, bad) = ([0.5f32; 8], [0.5f32; 4]);
+        let batch: [(u64, &[f32]); 2] = [(1, &good), (2, &bad)];
+        let refused =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| index.insert(&batch)));
+        assert!(refused.is_err());
+        assert_eq!(index.len(), 0, "nothing of the batch was stored");
     }
 
     #[test]

@@ -526,7 +526,8 @@ mod tests {
         let pristine = fs::read(dir.join(GRAPH_FILE)).unwrap();
         let manifest = fs::read(dir.join("snapshot.json")).unwrap();
         let layer0 = HEADER_BYTES as usize + 100 * 8 + 100;
-        let edits: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+        type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+        let edits: Vec<(&str, Edit)> = vec![
             ("points", Box::new(|b| b[24..32].copy_from_slice(&u64::MAX.to_le_bytes()))),
             ("upper words", Box::new(|b| b[40..48].copy_from_slice(&(1u64 << 61).to_le_bytes()))),
             ("entry", Box::new(|b| b[32..36].copy_from_slice(&500u32.to_le_bytes()))),
