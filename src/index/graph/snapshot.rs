@@ -33,7 +33,7 @@ use super::layout::{Graph, MAX_LEVEL};
 use super::HnswIndex;
 use crate::index::HnswParams;
 
-/// Format 1 was hnsw_rs's dump; its snapshots are refused and rebuilt.
+/// Format 1 was the previous index's dump; such snapshots are refused, so the index is rebuilt.
 const SNAPSHOT_FORMAT: u32 = 2;
 const GRAPH_FILE: &str = "index.graph";
 const MAGIC: &[u8; 8] = b"KINDHNSW";
