@@ -30,7 +30,6 @@ pub use config::ModelConfig;
 pub use fingerprint::Fingerprint;
 pub use known::{KnownModel, PypiMirror, DEFAULT_MODEL, KNOWN_MODELS};
 pub use pool::{cosine, l2_normalize, truncate_and_normalize, Pooling};
-pub(crate) use resolve::sha256_file;
 pub use resolve::{
     CachedModel, Manifest, ModelError, ModelSource, ModelSpec, ResolvedModel, Resolver,
     SourceAttempt,

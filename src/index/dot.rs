@@ -17,9 +17,13 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     kernel()(a, b)
 }
 
-type Kernel = fn(&[f32], &[f32]) -> f32;
+/// A dot-product implementation. Kernels read the first `min(a.len(), b.len())` elements, so
+/// any pair of slices is safe to pass; [`dot`] is the entry point that checks the lengths.
+pub(crate) type Kernel = fn(&[f32], &[f32]) -> f32;
 
-fn kernel() -> Kernel {
+/// The fastest kernel for the running CPU, chosen once. Hot loops that compute many products
+/// of vectors of known length call it directly, without `dot`'s check and dispatch per call.
+pub(crate) fn kernel() -> Kernel {
     static KERNEL: OnceLock<Kernel> = OnceLock::new();
     *KERNEL.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
@@ -32,7 +36,7 @@ fn kernel() -> Kernel {
 
 fn portable_dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
-    let chunks = a.len() / 8 * 8;
+    let chunks = a.len().min(b.len()) / 8 * 8;
     for (ca, cb) in a[..chunks].chunks_exact(8).zip(b[..chunks].chunks_exact(8)) {
         for i in 0..8 {
             acc[i] += ca[i] * cb[i];
@@ -48,17 +52,17 @@ mod avx2 {
 
     pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         // SAFETY: this kernel is only selected after `is_x86_feature_detected!` confirmed AVX2
-        // and FMA on the running CPU, and the caller checked that the lengths are equal.
+        // and FMA on the running CPU.
         unsafe { dot_avx2(a, b) }
     }
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len();
+        let n = a.len().min(b.len());
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
         let mut acc = [_mm256_setzero_ps(); 4];
         let mut i = 0;
-        // SAFETY (all loads): every offset read is below `n`, the length of both slices; the
+        // SAFETY (all loads): every offset read is below `n`, the length of the shorter slice; the
         // unaligned load intrinsics have no alignment requirement.
         while i + 32 <= n {
             for (lane, acc) in acc.iter_mut().enumerate() {

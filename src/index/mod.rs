@@ -6,12 +6,12 @@
 
 mod dot;
 mod flat;
-mod hnsw;
+mod graph;
 
 pub use dot::dot;
 pub use flat::FlatIndex;
-pub use hnsw::HnswIndex;
-pub(crate) use hnsw::SnapshotStamp;
+pub use graph::HnswIndex;
+pub(crate) use graph::SnapshotStamp;
 
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,11 @@ pub trait VectorIndex: Send + Sync {
 
     /// How many vectors the index holds, removed ones included.
     fn len(&self) -> usize;
+
+    /// Whether the index holds no vectors.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// HNSW's parameters, fixed when a collection is created.
@@ -60,7 +65,7 @@ impl Default for HnswParams {
 }
 
 impl HnswParams {
-    /// Checks the ranges hnsw_rs accepts; it exits the process on an `M` above 256.
+    /// Checks the ranges the graph supports: `M` from 2 (levels need `ln M > 0`) to 256.
     pub(crate) fn validate(&self) -> Result<(), String> {
         if !(2..=256).contains(&self.m) {
             return Err(format!("HNSW M must be between 2 and 256, not {}", self.m));

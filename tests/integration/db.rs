@@ -202,7 +202,7 @@ fn a_damaged_or_missing_index_is_rebuilt_and_never_stops_an_open() {
         c.add_vectors(&records).unwrap();
     }
     let snapshot = tmp.path().join("k.db.hnsw").join("c0");
-    let data = snapshot.join("index.hnsw.data");
+    let data = snapshot.join("index.graph");
     let mut bytes = std::fs::read(&data).unwrap();
     bytes.truncate(bytes.len() / 2);
     std::fs::write(&data, &bytes).unwrap();
