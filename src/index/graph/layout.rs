@@ -107,19 +107,17 @@ impl Graph {
     /// for `usize::MAX`), so a distance computed soon after does not wait on memory.
     #[inline]
     pub fn prefetch_row(&self, slot: u32, lines: usize) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let row = self.row(slot);
-            let bytes = std::mem::size_of_val(row).min(lines.saturating_mul(64));
-            for offset in (0..bytes).step_by(64) {
-                // SAFETY: a prefetch is only a hint: it never faults or changes memory, and the
-                // address is inside `row` anyway.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().cast::<i8>().add(offset)) };
-            }
+        let row = self.row(slot);
+        let bytes = std::mem::size_of_val(row).min(lines.saturating_mul(64));
+        for line in row.chunks(16).take(bytes.div_ceil(64)) {
+            prefetch(line.as_ptr().cast());
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (slot, lines);
+    }
+
+    /// Asks the CPU to start loading `slot`'s link list on `level`.
+    #[inline]
+    pub fn prefetch_links(&self, slot: u32, level: usize) {
+        prefetch(self.links(slot, level).as_ptr().cast());
     }
 
     /// The link list (count, then slots) of `slot` on `level`.
@@ -157,6 +155,19 @@ impl Graph {
     pub fn set_entry(&self, slot: u32, level: usize) {
         self.entry.store(((level as u64) << 32) | u64::from(slot), Relaxed);
     }
+}
+
+/// A hint to load the cache line holding `address`; nothing off x86_64.
+#[inline]
+fn prefetch(address: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults, reads nothing into the program and
+    // changes no memory, whatever the address; callers pass addresses inside live slices anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
 }
 
 /// The neighbours in a link list. The count is clamped to the list's room, so a count read

@@ -168,6 +168,10 @@ impl Graph {
             if nearest > worst && results.len() >= ef {
                 break;
             }
+            // The next candidate is likely the next node expanded: start loading its links.
+            if let Some(Reverse(next)) = candidates.peek() {
+                self.prefetch_links(unkey(*next).1, level);
+            }
             // Unvisited neighbours are gathered first and their rows requested from memory
             // together, so the loads overlap instead of each stalling the distance loop.
             fresh.clear();
