@@ -295,3 +295,113 @@ fn flat(t: &Tensor) -> candle_core::Result<Vec<f32>> {
 
 /// The dtype every weight is loaded in: f32 is exact and, on CPU, the fastest.
 pub(crate) const DTYPE: DType = DType::F32;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use candle_core::Device;
+
+    use super::*;
+
+    const SIZES: [(&str, usize); 6] = [
+        ("vocab_size", 11),
+        ("hidden_size", 8),
+        ("num_hidden_layers", 2),
+        ("num_attention_heads", 2),
+        ("intermediate_size", 12),
+        ("max_position_embeddings", 9),
+    ];
+
+    fn tiny_config() -> BertConfig {
+        let mut json: serde_json::Map<String, serde_json::Value> =
+            SIZES.iter().map(|&(k, v)| (k.to_string(), v.into())).collect();
+        json.insert("hidden_act".into(), "gelu".into());
+        json.insert("type_vocab_size".into(), 2.into());
+        json.insert("layer_norm_eps".into(), 1e-12.into());
+        serde_json::from_value(json.into()).unwrap()
+    }
+
+    /// Every tensor a BERT checkpoint holds, with deterministic values, under `prefix`.
+    fn tiny_weights(prefix: &str) -> HashMap<String, Tensor> {
+        let (v, h, i, p) = (11, 8, 12, 9);
+        let mut shapes: Vec<(String, Vec<usize>)> = vec![
+            ("embeddings.word_embeddings.weight".into(), vec![v, h]),
+            ("embeddings.position_embeddings.weight".into(), vec![p, h]),
+            ("embeddings.token_type_embeddings.weight".into(), vec![2, h]),
+            ("embeddings.LayerNorm.weight".into(), vec![h]),
+            ("embeddings.LayerNorm.bias".into(), vec![h]),
+        ];
+        for l in 0..2 {
+            let layer = |name: &str| format!("encoder.layer.{l}.{name}");
+            for (name, shape) in [
+                ("attention.self.query", vec![h, h]),
+                ("attention.self.key", vec![h, h]),
+                ("attention.self.value", vec![h, h]),
+                ("attention.output.dense", vec![h, h]),
+                ("intermediate.dense", vec![i, h]),
+                ("output.dense", vec![h, i]),
+            ] {
+                shapes.push((layer(&format!("{name}.bias")), vec![shape[0]]));
+                shapes.push((layer(&format!("{name}.weight")), shape));
+            }
+            for name in ["attention.output.LayerNorm", "output.LayerNorm"] {
+                shapes.push((layer(&format!("{name}.weight")), vec![h]));
+                shapes.push((layer(&format!("{name}.bias")), vec![h]));
+            }
+        }
+        let tensors = shapes.into_iter().enumerate().map(|(seed, (name, shape))| {
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> =
+                (0..n).map(|j| ((j * 37 + seed * 11) % 19) as f32 / 19.0 - 0.4).collect();
+            let tensor = Tensor::from_vec(values, shape, &Device::Cpu).unwrap();
+            (format!("{prefix}{name}"), tensor)
+        });
+        tensors.collect()
+    }
+
+    fn encoder(prefix: &str) -> BertEncoder {
+        let vb = VarBuilder::from_tensors(tiny_weights(prefix), DTYPE, &Device::Cpu);
+        BertEncoder::load(vb, &tiny_config()).unwrap()
+    }
+
+    #[test]
+    fn weights_load_with_or_without_a_bert_prefix() {
+        let seqs: [&[u32]; 2] = [&[1, 5, 2], &[1, 7, 9, 3, 2]];
+        let plain = encoder("").forward(&seqs).unwrap();
+        let prefixed = encoder("bert.").forward(&seqs).unwrap();
+        assert_eq!(plain.offsets, [0, 3, 8]);
+        assert_eq!(plain.values, prefixed.values);
+        assert!(plain.values.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn a_sequence_encodes_the_same_alone_or_in_a_batch() {
+        let enc = encoder("");
+        let (a, b): (&[u32], &[u32]) = (&[1, 4, 4, 2], &[1, 10, 0, 6, 8, 2]);
+        let batch = enc.forward(&[a, b]).unwrap();
+        let alone = enc.forward(&[b]).unwrap();
+        for (x, y) in batch.sequence(1, 8).iter().zip(alone.sequence(0, 8)) {
+            assert!((x - y).abs() <= 1e-6, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        let enc = encoder("");
+        let err = enc.forward(&[&[1, 11, 2]]).err().unwrap();
+        assert!(err.contains("token id 11"), "{err}");
+        let err = enc.forward(&[&[1; 10]]).err().unwrap();
+        assert!(err.contains("9 positions"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_configurations_are_refused_by_name() {
+        let mut config = tiny_config();
+        config.hidden_act = "gelu_new".into();
+        assert!(config.check().unwrap_err().contains("gelu_new"));
+        let mut config = tiny_config();
+        config.position_embedding_type = Some("relative_key".into());
+        assert!(config.check().unwrap_err().contains("relative_key"));
+    }
+}
