@@ -1,7 +1,7 @@
 //! Embedding throughput with the default model: short sentences (STS-B dev) at batch 1 and 32,
 //! and long passages (Cranfield abstracts, truncated at 256 tokens) at batch 32.
 //!
-//! Run with `cargo bench --bench embed`. Threads: `CANDLE_NUM_THREADS` (default: all cores).
+//! Run with `cargo bench --bench embed`. Threads: `RAYON_NUM_THREADS` (default: all cores).
 
 use std::path::Path;
 

@@ -479,11 +479,8 @@ fn resident_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The thread count candle runs its forward pass with: `CANDLE_NUM_THREADS`, else
-/// `RAYON_NUM_THREADS`, else the cores available.
+/// The thread count the encoder runs with: the size of candle's CPU pool, which its forward pass
+/// runs on (`RAYON_NUM_THREADS`, else the physical cores).
 fn candle_threads() -> usize {
-    ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok()?.parse().ok().filter(|&n: &usize| n > 0))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    candle_core::Device::Cpu.with_context(rayon::current_num_threads)
 }

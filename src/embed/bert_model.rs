@@ -53,7 +53,7 @@ impl BertConfig {
             return Err(format!("position_embedding_type {kind:?} is not supported (absolute)"));
         }
         let heads = self.num_attention_heads;
-        if heads == 0 || self.hidden_size % heads != 0 {
+        if heads == 0 || !self.hidden_size.is_multiple_of(heads) {
             return Err(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {heads}",
                 self.hidden_size

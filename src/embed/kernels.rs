@@ -39,34 +39,48 @@ impl Activation {
 
 /// A linear layer `y = act(x·W + b)`.
 ///
-/// `W` is stored in column panels: columns `64p..64p + 64` form panel `p`, kept as its own
-/// contiguous `[d_in, 64]` row-major block. The GEMM's inner kernel reads 64 consecutive output
-/// columns of one input row at a time, so a panel is read as one sequential stream. Stored as a
-/// plain `[d_in, d_out]` matrix, the same reads jump `4 × d_out` bytes from row to row: with
-/// few input rows (a short query) the weights stream from memory, and that stride made it
-/// 2.5 times slower (weights read at 7 GB/s instead of 18).
+/// `W` is stored in column panels: columns `wp..wp + w` form panel `p`, kept as its own
+/// contiguous `[d_in, w]` row-major block, `w` the height of gemm's kernel (see
+/// [`panel_width`]). The kernel reads `w` consecutive output columns of one input row at a
+/// time, so a panel is read as one sequential stream. Stored as a plain `[d_in, d_out]` matrix,
+/// the same reads jump `4 × d_out` bytes from row to row: with few input rows (a short query)
+/// the weights stream from memory, and that stride made it 2.5 times slower (weights read at
+/// 7 GB/s instead of 18).
 pub(crate) struct Linear {
     panels: Vec<f32>,
     bias: Vec<f32>,
     d_in: usize,
     d_out: usize,
+    panel: usize,
 }
 
-/// Output columns per weight panel: the width of the widest GEMM kernel (4 AVX-512 registers).
-const PANEL: usize = 64;
+/// Output columns per weight panel. gemm's AVX-512 kernel (enabled by its `x86-v4` feature)
+/// covers 64 output columns, four 16-float registers: panels as wide read best. Its AVX2
+/// kernel runs best on 32-column panels (single texts 28 % faster than on 64, batches 2–6 %).
+pub(crate) fn panel_width() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") {
+        return 64;
+    }
+    32
+}
 
 impl Linear {
     /// A layer from its weight `[d_in, d_out]` (row-major) and bias `[d_out]`.
     pub(crate) fn new(weight: &[f32], bias: Vec<f32>, d_in: usize, d_out: usize) -> Self {
+        Linear::with_panel(weight, bias, d_in, d_out, panel_width())
+    }
+
+    fn with_panel(weight: &[f32], bias: Vec<f32>, d_in: usize, d_out: usize, panel: usize) -> Self {
         assert_eq!((weight.len(), bias.len()), (d_in * d_out, d_out), "linear layer shape");
         let mut panels = Vec::with_capacity(weight.len());
-        for c0 in (0..d_out).step_by(PANEL) {
-            let width = PANEL.min(d_out - c0);
+        for c0 in (0..d_out).step_by(panel) {
+            let width = panel.min(d_out - c0);
             for row in weight.chunks(d_out) {
                 panels.extend_from_slice(&row[c0..c0 + width]);
             }
         }
-        Linear { panels, bias, d_in, d_out }
+        Linear { panels, bias, d_in, d_out, panel }
     }
 
     /// `out[rows, d_out] = act(x[rows, d_in] · W + b)`.
@@ -76,13 +90,13 @@ impl Linear {
         let tile_rows = TILE_ROWS.min(rows.max(1));
         let row_blocks = rows.div_ceil(tile_rows);
         let out_ptr = SharedMut(out.as_mut_ptr());
-        let panels = self.d_out.div_ceil(PANEL);
+        let panels = self.d_out.div_ceil(self.panel);
         // Consecutive tasks share a block of input rows, which then stays in the core's cache
         // while the weight panels stream by: with many rows, the weights (a few MB per layer)
         // are the cheaper operand to refetch. Ordered panel by panel, long batches ran 6 %
         // slower.
         (0..row_blocks * panels).into_par_iter().for_each(|t| {
-            let (r0, c0) = ((t / panels) * tile_rows, (t % panels) * PANEL);
+            let (r0, c0) = ((t / panels) * tile_rows, (t % panels) * self.panel);
             let tile = Tile { r0, rows: tile_rows.min(rows - r0), c0 };
             // SAFETY: the tile covers rows r0.. and columns c0.. of `out`, which no other task
             // overlaps; `x` and the weights are only read.
@@ -97,7 +111,7 @@ impl Linear {
     /// `dst` must point at row `tile.r0`, column `tile.c0` of an output with `d_out` columns,
     /// and no other thread may access that tile.
     unsafe fn tile(&self, x: &[f32], dst: *mut f32, tile: &Tile, act: Activation) {
-        let width = PANEL.min(self.d_out - tile.c0);
+        let width = self.panel.min(self.d_out - tile.c0);
         let a = &x[tile.r0 * self.d_in..(tile.r0 + tile.rows) * self.d_in];
         let panel = &self.panels[tile.c0 * self.d_in..][..self.d_in * width];
         // SAFETY: `a` holds rows × d_in values, `panel` d_in × width; `dst` is the caller's.
@@ -329,9 +343,10 @@ mod tests {
     #[test]
     fn linear_matches_a_naive_product_for_any_shape() {
         // Widths that are not multiples of the panel, row counts that are not of the tile.
-        for (rows, d_in, d_out) in [(1, 3, 5), (7, 64, 64), (49, 40, 130), (100, 96, 200)] {
+        let shapes = [(1, 3, 5), (7, 64, 64), (49, 40, 130), (100, 96, 200)];
+        for ((rows, d_in, d_out), panel) in shapes.into_iter().flat_map(|s| [(s, 32), (s, 64)]) {
             let (w, b, x) = (values(d_in * d_out, 1), values(d_out, 2), values(rows * d_in, 3));
-            let layer = Linear::new(&w, b.clone(), d_in, d_out);
+            let layer = Linear::with_panel(&w, b.clone(), d_in, d_out, panel);
             let mut out = vec![0.0; rows * d_out];
             layer.forward(&x, &mut out, Activation::Identity);
             let want = naive_linear(&x, &w, &b, d_in, d_out);

@@ -43,7 +43,10 @@ impl Pooling {
     /// Panics if `tokens.len()` is not a non-zero multiple of `out.len()`.
     pub fn pool(self, tokens: &[f32], out: &mut [f32]) {
         let dim = out.len();
-        assert!(dim > 0 && !tokens.is_empty() && tokens.len() % dim == 0, "bad token matrix");
+        assert!(
+            dim > 0 && !tokens.is_empty() && tokens.len().is_multiple_of(dim),
+            "bad token matrix"
+        );
         let len = tokens.len() / dim;
         match self {
             Pooling::Cls => out.copy_from_slice(&tokens[..dim]),
