@@ -259,14 +259,7 @@ impl Collection {
     ///
     /// [`Error::Store`] when the removal cannot be committed.
     pub fn remove_source(&self, source: &str) -> Result<usize> {
-        let _writer = self.state.lock_writer();
-        let store = self.db.read_store();
-        let txn = store.begin_write()?;
-        let removed = self.state.tables.remove_source(&txn, source).map_err(|e| store.err(e))?;
-        txn.commit().map_err(|e| store.err(e))?;
-        drop(store);
-        self.state.apply(&self.db, &[], &removed)?;
-        Ok(removed.len())
+        self.commit_removal(|tables, txn| tables.remove_source(txn, source))
     }
 
     /// Every source indexed into this collection, with its content hash and record ids.
@@ -304,14 +297,7 @@ impl Collection {
     ///
     /// [`Error::Store`] when the deletion cannot be committed; nothing is deleted then.
     pub fn delete(&self, ids: &[&str]) -> Result<usize> {
-        let _writer = self.state.lock_writer();
-        let store = self.db.read_store();
-        let txn = store.begin_write()?;
-        let removed = self.state.tables.remove(&txn, ids).map_err(|e| store.err(e))?;
-        txn.commit().map_err(|e| store.err(e))?;
-        drop(store);
-        self.state.apply(&self.db, &[], &removed)?;
-        Ok(removed.len())
+        self.commit_removal(|tables, txn| tables.remove(txn, ids))
     }
 
     /// Deletes every record whose metadata matches `filter`, in one transaction. Returns how
@@ -471,6 +457,25 @@ impl Collection {
             }));
         }
         Ok(records)
+    }
+
+    /// Runs a removal in one write transaction, commits, and tombstones the removed ids in the
+    /// index. Returns how many records were removed.
+    fn commit_removal(
+        &self,
+        op: impl FnOnce(
+            &crate::store::CollectionTables,
+            &redb::WriteTransaction,
+        ) -> std::result::Result<Vec<u64>, redb::Error>,
+    ) -> Result<usize> {
+        let _writer = self.state.lock_writer();
+        let store = self.db.read_store();
+        let txn = store.begin_write()?;
+        let removed = op(&self.state.tables, &txn).map_err(|e| store.err(e))?;
+        txn.commit().map_err(|e| store.err(e))?;
+        drop(store);
+        self.state.apply(&self.db, &[], &removed)?;
+        Ok(removed.len())
     }
 
     fn write_vectors(&self, records: &[VectorRecord], mode: WriteMode) -> Result<()> {
