@@ -91,15 +91,8 @@ fn embed(args: EmbedBenchArgs) -> Result<()> {
 
 #[derive(Debug, clap::Args)]
 pub struct AnnArgs {
-    /// The vectors to index (fvecs); normalized on load.
-    #[arg(long, value_name = "FILE")]
-    base: PathBuf,
-    /// The queries (fvecs); normalized on load.
-    #[arg(long, value_name = "FILE")]
-    query: PathBuf,
-    /// The true neighbours of each query (ivecs), best first.
-    #[arg(long, value_name = "FILE")]
-    gt: PathBuf,
+    #[command(flatten)]
+    files: AnnFiles,
     /// HNSW's M.
     #[arg(long, default_value_t = 16)]
     m: usize,
@@ -118,9 +111,8 @@ pub struct AnnArgs {
 }
 
 fn ann(args: AnnArgs) -> Result<()> {
-    let (base, queries, gt) = load_set(&args.base, &args.query, &args.gt)?;
-    let dim = base.first().map_or(0, Vec::len);
-    check_shapes(&args, &base, &queries, &gt)?;
+    let (base, queries, gt) = args.files.load(args.k)?;
+    let dim = base[0].len();
     let params = HnswParams { m: args.m, ef_construction: args.ef_construction, ef_search: 64 };
     let rss_before = resident_bytes();
     let start = Instant::now();
@@ -157,33 +149,6 @@ fn ann(args: AnnArgs) -> Result<()> {
             "recall": found as f64 / (queries.len() * args.k) as f64,
             "qps": queries.len() as f64 / median, "threads": 1,
         }))?;
-    }
-    Ok(())
-}
-
-fn check_shapes(
-    args: &AnnArgs,
-    base: &[Vec<f32>],
-    queries: &[Vec<f32>],
-    gt: &[Vec<i32>],
-) -> Result<()> {
-    let dim = base.first().map_or(0, Vec::len);
-    if base.is_empty() || queries.is_empty() {
-        bail!("the base and query files need at least one vector each");
-    }
-    if queries[0].len() != dim {
-        bail!("{}: {}-d queries for a {dim}-d base", args.query.display(), queries[0].len());
-    }
-    if gt.len() != queries.len() {
-        bail!("{}: {} rows for {} queries", args.gt.display(), gt.len(), queries.len());
-    }
-    if gt[0].len() < args.k {
-        bail!(
-            "{}: {} neighbours per query, fewer than k = {}",
-            args.gt.display(),
-            gt[0].len(),
-            args.k
-        );
     }
     Ok(())
 }
@@ -342,15 +307,8 @@ fn insert_texts(db: &Database, args: &InsertArgs, file: &std::path::Path) -> Res
 
 #[derive(Debug, clap::Args)]
 pub struct MatryoshkaArgs {
-    /// The vectors to store (fvecs); normalized on load.
-    #[arg(long, value_name = "FILE")]
-    base: PathBuf,
-    /// The queries (fvecs); normalized on load.
-    #[arg(long, value_name = "FILE")]
-    query: PathBuf,
-    /// The exact neighbours in full dimension (ivecs).
-    #[arg(long, value_name = "FILE")]
-    gt: PathBuf,
+    #[command(flatten)]
+    files: AnnFiles,
     /// Truncated dimensions to try, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "256,128,64")]
     dims: Vec<usize>,
@@ -363,8 +321,8 @@ pub struct MatryoshkaArgs {
 }
 
 fn matryoshka(args: MatryoshkaArgs) -> Result<()> {
-    let (base, queries, gt) = load_set(&args.base, &args.query, &args.gt)?;
-    let full = base.first().map_or(0, Vec::len);
+    let (base, queries, gt) = args.files.load(args.k)?;
+    let full = base[0].len();
     let mut configs = vec![("full", full, None)];
     for &d in args.dims.iter().filter(|&&d| d > 0 && d < full) {
         configs.push(("funnel", full, Some(d)));
@@ -437,17 +395,48 @@ fn read_texts(path: &std::path::Path, limit: Option<usize>) -> Result<Vec<String
     Ok(texts)
 }
 
-/// An ANN benchmark set: base and query vectors (normalized) and the true neighbours.
+/// The files of an ANN benchmark: base and query vectors and the true neighbours.
+#[derive(Debug, clap::Args)]
+pub struct AnnFiles {
+    /// The vectors to index (fvecs); normalized on load.
+    #[arg(long, value_name = "FILE")]
+    base: PathBuf,
+    /// The queries (fvecs); normalized on load.
+    #[arg(long, value_name = "FILE")]
+    query: PathBuf,
+    /// The true neighbours of each query (ivecs), best first.
+    #[arg(long, value_name = "FILE")]
+    gt: PathBuf,
+}
+
+/// Base and query vectors (normalized) and the true neighbours, checked against each other.
 type AnnSet = (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<i32>>);
 
-fn load_set(
-    base: &std::path::Path,
-    query: &std::path::Path,
-    gt: &std::path::Path,
-) -> Result<AnnSet> {
-    let base_rows = normalized(read_fvecs(base)?, base)?;
-    let query_rows = normalized(read_fvecs(query)?, query)?;
-    Ok((base_rows, query_rows, read_ivecs(gt)?))
+impl AnnFiles {
+    /// Reads the three files and checks that they fit together for `k` neighbours per query.
+    fn load(&self, k: usize) -> Result<AnnSet> {
+        let base = normalized(read_fvecs(&self.base)?, &self.base)?;
+        let queries = normalized(read_fvecs(&self.query)?, &self.query)?;
+        let gt = read_ivecs(&self.gt)?;
+        if base.is_empty() || queries.is_empty() {
+            bail!("the base and query files need at least one vector each");
+        }
+        let dim = base[0].len();
+        if queries[0].len() != dim {
+            bail!("{}: {}-d queries for a {dim}-d base", self.query.display(), queries[0].len());
+        }
+        if gt.len() != queries.len() {
+            bail!("{}: {} rows for {} queries", self.gt.display(), gt.len(), queries.len());
+        }
+        if gt[0].len() < k {
+            bail!(
+                "{}: {} neighbours per query, fewer than k = {k}",
+                self.gt.display(),
+                gt[0].len()
+            );
+        }
+        Ok((base, queries, gt))
+    }
 }
 
 fn normalized(mut rows: Vec<Vec<f32>>, path: &std::path::Path) -> Result<Vec<Vec<f32>>> {
