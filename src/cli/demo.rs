@@ -44,8 +44,7 @@ pub fn demo(args: DemoArgs) -> Result<()> {
         walk: Default::default(),
         chunk: Some(ChunkOptions { max_tokens, overlap_tokens: 0 }),
     };
-    let count =
-        |t: &str| embedder.token_ids(&[t]).map_or(usize::MAX, |ids| ids[0].len().saturating_sub(2));
+    let count = |text: &str| super::docs::token_count(&embedder, text);
     let start = std::time::Instant::now();
     let report =
         kindred::ingest::index(&docs, &[corpus], &options, &count, &mut |_: Progress<'_>| {})?;

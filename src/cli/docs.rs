@@ -377,6 +377,6 @@ fn display(path: &Path) -> String {
 
 /// A passage's tokens as the model counts them, without `[CLS]` and `[SEP]`; saturates at the
 /// model's maximum, which is all chunking needs to know.
-fn token_count(embedder: &BertEmbedder, text: &str) -> usize {
+pub(super) fn token_count(embedder: &BertEmbedder, text: &str) -> usize {
     embedder.token_ids(&[text]).map_or(usize::MAX, |ids| ids[0].len().saturating_sub(2))
 }

@@ -96,14 +96,17 @@ pub fn index(
         seen.insert(source.clone());
         let outcome =
             index_file(collection, path, &source, known.get(&source), options, count_tokens);
+        let mut added = 0;
         match outcome {
             Ok(FileOutcome::Unchanged) => report.unchanged.push(path.clone()),
-            Ok(FileOutcome::Indexed(n)) => report.indexed.push((path.clone(), n)),
+            Ok(FileOutcome::Indexed(n)) => {
+                added = n;
+                report.indexed.push((path.clone(), n));
+            }
             Ok(FileOutcome::Skipped(why)) => report.skipped.push((path.clone(), why)),
             Err(FileError::File(why)) => report.failed.push((path.clone(), why)),
             Err(FileError::Fatal(err)) => return Err(err),
         }
-        let added = report.indexed.last().filter(|(p, _)| p == path).map_or(0, |(_, n)| *n);
         progress(Progress::Done(path, added));
     }
     let roots: Vec<String> = roots.iter().map(|r| source_key(r)).collect();
