@@ -307,26 +307,7 @@ impl Collection {
     ///
     /// As [`Collection::delete`].
     pub fn delete_where(&self, filter: &Filter) -> Result<usize> {
-        let ids: Vec<String> = {
-            let store = self.db.read_store();
-            let txn = store.begin_read()?;
-            let matching = self
-                .state
-                .tables
-                .matching(&txn, |m| filter.matches(m))
-                .map_err(|e| store.err(e))?;
-            let mut ids = Vec::with_capacity(matching.len());
-            for internal in matching {
-                if let Some(r) =
-                    self.state.tables.record(&txn, internal).map_err(|e| store.err(e))?
-                {
-                    ids.push(r.id);
-                }
-            }
-            ids
-        };
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        self.delete(&refs)
+        self.commit_removal(|tables, txn| tables.remove_matching(txn, |m| filter.matches(m)))
     }
 
     /// The records with these ids, in the order asked; ids that do not exist are skipped.

@@ -209,6 +209,33 @@ impl CollectionTables {
         Ok(removed)
     }
 
+    /// Removes every record whose metadata satisfies `matches`, deciding and removing in the
+    /// same transaction. Returns the removed internal ids.
+    pub(crate) fn remove_matching(
+        &self,
+        txn: &redb::WriteTransaction,
+        mut matches: impl FnMut(&Map<String, Value>) -> bool,
+    ) -> Result<Vec<u64>, redb::Error> {
+        let mut doomed = Vec::new();
+        {
+            let keys = txn.open_table(self.keys())?;
+            let metadata = txn.open_table(self.metadata())?;
+            let empty = Map::new();
+            for entry in keys.iter()? {
+                let (internal, id) = entry?;
+                let hit = match metadata.get(internal.value())? {
+                    Some(bytes) => matches(&parse_metadata(internal.value(), bytes.value())?),
+                    None => matches(&empty),
+                };
+                if hit {
+                    doomed.push(id.value().to_string());
+                }
+            }
+        }
+        let ids: Vec<&str> = doomed.iter().map(String::as_str).collect();
+        self.remove(txn, &ids)
+    }
+
     /// Replaces a source's records with `records` and records its hash, in the caller's
     /// transaction. The old records are removed first, so the new ones may reuse their ids.
     pub(crate) fn replace_source(
