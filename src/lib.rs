@@ -30,6 +30,7 @@ mod filter;
 mod index;
 pub mod ingest;
 mod store;
+pub mod viz;
 
 pub use db::{
     Collection, CollectionOptions, Database, DatabaseBuilder, Document, Hit, IndexOrigin, Page,
