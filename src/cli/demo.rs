@@ -26,7 +26,7 @@ const QUESTIONS: [&str; 5] = [
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Hits shown per question.
-    #[arg(short, long, default_value_t = 3)]
+    #[arg(short, long, default_value_t = 3, value_parser = super::parse_positive)]
     k: usize,
     #[command(flatten)]
     model: ModelArgs,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use kindred::ingest::chunk::ChunkOptions;
 use kindred::ingest::walk::WalkOptions;
-use kindred::ingest::{IndexOptions, Progress};
+use kindred::ingest::{FileStatus, IndexOptions, Progress};
 use kindred::{
     BertEmbedder, Collection, CollectionOptions, Database, Embedder, Filter, Hit, SearchOptions,
 };
@@ -59,6 +59,9 @@ pub struct IndexArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Print a line on stderr as each file is done (stored, or found unchanged).
+    #[arg(long, short = 'v')]
+    verbose: bool,
 }
 
 pub fn index(args: IndexArgs) -> Result<()> {
@@ -73,6 +76,13 @@ pub fn index(args: IndexArgs) -> Result<()> {
             "--overlap ({}) must be smaller than the passage size ({chunk_tokens})",
             args.overlap
         );
+    }
+    // A path that is not there is a mistake on the command line, not a folder emptied: going on
+    // would remove every passage once indexed from under it.
+    for path in &args.paths {
+        if std::fs::symlink_metadata(path).is_err() {
+            bail!("{}: no such file or folder", path.display());
+        }
     }
     let db = Database::builder().progress(!args.model.quiet).open(&args.target.db)?;
     let options = CollectionOptions::with_embedder(embedder.clone());
@@ -106,8 +116,19 @@ pub fn index(args: IndexArgs) -> Result<()> {
         &count,
         &mut |p| match p {
             Progress::Files(n) => bar.set_length(n as u64),
-            Progress::Done(_, n) => {
-                passages += n;
+            Progress::Done(path, status) => {
+                if args.verbose {
+                    let what = match status {
+                        FileStatus::Indexed(n) => format!("indexed ({n} passages)"),
+                        FileStatus::Unchanged => "unchanged".to_string(),
+                        FileStatus::Skipped(why) => format!("skipped: {why}"),
+                        FileStatus::Failed(why) => format!("failed: {why}"),
+                    };
+                    bar.suspend(|| eprintln!("{what}  {}", display(path)));
+                }
+                if let FileStatus::Indexed(n) = status {
+                    passages += n;
+                }
                 let rate = passages as f64 / start.elapsed().as_secs_f64().max(1e-3);
                 bar.set_message(format!("{passages} passages ({rate:.1}/s)"));
                 bar.inc(1);
@@ -167,7 +188,7 @@ pub struct QueryArgs {
     #[arg(long, value_name = "FILE")]
     jsonl: Option<InputPath>,
     /// How many passages (or documents, with --per-doc).
-    #[arg(short, long, default_value_t = 10)]
+    #[arg(short, long, default_value_t = 10, value_parser = super::parse_positive)]
     k: usize,
     /// A metadata filter, e.g. '{"path": {"$ne": "x"}}'.
     #[arg(long)]
@@ -256,14 +277,17 @@ fn hit_json(hit: &Hit, per_doc: bool) -> Value {
     })
 }
 
+/// Where a passage lies, as `path:line`, when its metadata says.
+fn place(metadata: &serde_json::Map<String, Value>) -> Option<String> {
+    let path = metadata.get("path").and_then(Value::as_str).map(|p| display(Path::new(p)))?;
+    match metadata.get("lines").and_then(|l| l.get(0)).and_then(Value::as_u64) {
+        Some(line) => Some(format!("{path}:{line}")),
+        None => Some(path),
+    }
+}
+
 fn print_hit(out: &mut impl Write, rank: usize, hit: &Hit) -> Result<()> {
-    let path = hit.metadata.get("path").and_then(Value::as_str).map(|p| display(Path::new(p)));
-    let line = hit.metadata.get("lines").and_then(|l| l.get(0)).and_then(Value::as_u64);
-    let place = match (path, line) {
-        (Some(p), Some(l)) => format!("{p}:{l}"),
-        (Some(p), None) => p,
-        _ => hit.id.clone(),
-    };
+    let place = place(&hit.metadata).unwrap_or_else(|| hit.id.clone());
     writeln!(out, "{rank:>2}. {:.3}  {place}", hit.score)?;
     if let Some(heading) = hit.metadata.get("heading").and_then(Value::as_str) {
         writeln!(out, "    § {heading}")?;
@@ -321,13 +345,24 @@ pub struct DeleteArgs {
 pub fn delete(args: DeleteArgs) -> Result<()> {
     let filter = args.filter.as_deref().map(Filter::parse_str).transpose()?;
     let (_db, collection) = open_collection(&args.target)?;
+    let ids: Vec<&str> = args.ids.iter().map(String::as_str).collect();
+    let missing = match &filter {
+        Some(_) => Vec::new(),
+        None => {
+            let found: HashSet<String> = collection.get(&ids)?.into_iter().map(|r| r.id).collect();
+            ids.iter().filter(|id| !found.contains(**id)).copied().collect()
+        }
+    };
     let deleted = match &filter {
         Some(f) => collection.delete_where(f)?,
-        None => collection.delete(&args.ids.iter().map(String::as_str).collect::<Vec<_>>())?,
+        None => collection.delete(&ids)?,
     };
     let mut out = stdout();
     writeln!(out, "deleted {deleted} passages")?;
     out.flush()?;
+    if !missing.is_empty() {
+        bail!("no passage with id {}", missing.join(", "));
+    }
     Ok(())
 }
 
@@ -338,16 +373,49 @@ pub struct LsArgs {
     /// Print JSON lines.
     #[arg(long)]
     json: bool,
+    /// List every passage (id, place, heading; with --json also its text and metadata)
+    /// instead of the files.
+    #[arg(long)]
+    passages: bool,
 }
 
 pub fn ls(args: LsArgs) -> Result<()> {
     let (_db, collection) = open_collection(&args.target)?;
     let mut out = stdout();
+    if args.passages {
+        let mut after = None;
+        loop {
+            let page = collection.list(after, 1024)?;
+            for r in &page.records {
+                if args.json {
+                    let line = json!({"id": r.id, "text": r.text, "metadata": r.metadata});
+                    write_json_line(&mut out, &line)?;
+                } else {
+                    let place = place(&r.metadata).unwrap_or_default();
+                    let heading = r.metadata.get("heading").and_then(Value::as_str);
+                    match heading {
+                        Some(h) => writeln!(out, "{}  {place}  \u{a7} {h}", r.id)?,
+                        None => writeln!(out, "{}  {place}", r.id)?,
+                    }
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        out.flush()?;
+        return Ok(());
+    }
     for (source, entry) in collection.sources()? {
+        let (sha256, settings) = kindred::ingest::split_source_hash(&entry.hash);
         if args.json {
             write_json_line(
                 &mut out,
-                &json!({"path": source, "passages": entry.ids.len(), "sha256": entry.hash}),
+                &json!({
+                    "path": source, "passages": entry.ids.len(), "sha256": sha256,
+                    "passage_settings": settings,
+                }),
             )?;
         } else {
             writeln!(out, "{:>6}  {}", entry.ids.len(), display(Path::new(&source)))?;

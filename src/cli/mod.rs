@@ -103,6 +103,15 @@ struct VectorArgs {
     batch: usize,
 }
 
+/// A count that must be at least 1 (`-k`, `--sample`, `--runs`).
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn parse_pooling(s: &str) -> Result<Pooling, String> {
     s.parse()
 }

@@ -27,22 +27,31 @@ pub fn stats(args: StatsArgs) -> Result<()> {
     let mut out = stdout();
     let configs = db.collections()?;
     if !args.json {
-        writeln!(out, "{}: {} collection(s)", args.db.display(), configs.len())?;
+        let bytes = std::fs::metadata(&args.db).map(|m| m.len()).unwrap_or(0);
+        let size = format!("{:.1} MB", bytes as f64 / 1e6);
+        writeln!(out, "{}: {} collection(s), {size}", args.db.display(), configs.len())?;
     }
     for config in configs {
         let c = db.collection(&config.name)?;
         let count = c.count()?;
+        let files = c.sources()?.len();
         let model = config.fingerprint.as_ref().map(|f| f.model_id.clone());
         if args.json {
             let line = json!({
-                "collection": config.name, "count": count, "dimension": config.dimension,
+                "collection": config.name, "count": count, "files": files,
+                "dimension": config.dimension,
                 "index_dim": config.index_dim, "model": model, "hnsw": config.hnsw,
                 "index": format!("{:?}", c.index_origin()),
             });
             write_json_line(&mut out, &line)?;
         } else {
             let model = model.unwrap_or_else(|| "precomputed vectors".into());
-            writeln!(out, "  {}: {count} records, {}-d, {model}", config.name, config.dimension)?;
+            let files = if files > 0 { format!(" from {files} files") } else { String::new() };
+            writeln!(
+                out,
+                "  {}: {count} records{files}, {}-d, {model}",
+                config.name, config.dimension
+            )?;
         }
     }
     out.flush()?;

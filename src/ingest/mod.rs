@@ -57,8 +57,21 @@ impl IndexReport {
 pub enum Progress<'a> {
     /// The walk found this many files to look at.
     Files(usize),
-    /// One file is done, with this many new passages.
-    Done(&'a Path, usize),
+    /// One file is done: stored (its passages committed), unchanged, skipped or failed.
+    Done(&'a Path, FileStatus<'a>),
+}
+
+/// What became of one file, as [`Progress::Done`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus<'a> {
+    /// Its passages, this many, are committed.
+    Indexed(usize),
+    /// Its content and the passage settings are those already stored.
+    Unchanged,
+    /// Passed over, and why.
+    Skipped(&'a str),
+    /// Could not be indexed, and why; its previous passages are kept.
+    Failed(&'a str),
 }
 
 /// Indexes every file under `roots` into `collection`; see the [module docs](self).
@@ -96,18 +109,25 @@ pub fn index(
         seen.insert(source.clone());
         let outcome =
             index_file(collection, path, &source, known.get(&source), options, count_tokens);
-        let mut added = 0;
         match outcome {
-            Ok(FileOutcome::Unchanged) => report.unchanged.push(path.clone()),
+            Ok(FileOutcome::Unchanged) => {
+                progress(Progress::Done(path, FileStatus::Unchanged));
+                report.unchanged.push(path.clone());
+            }
             Ok(FileOutcome::Indexed(n)) => {
-                added = n;
+                progress(Progress::Done(path, FileStatus::Indexed(n)));
                 report.indexed.push((path.clone(), n));
             }
-            Ok(FileOutcome::Skipped(why)) => report.skipped.push((path.clone(), why)),
-            Err(FileError::File(why)) => report.failed.push((path.clone(), why)),
+            Ok(FileOutcome::Skipped(why)) => {
+                progress(Progress::Done(path, FileStatus::Skipped(&why)));
+                report.skipped.push((path.clone(), why));
+            }
+            Err(FileError::File(why)) => {
+                progress(Progress::Done(path, FileStatus::Failed(&why)));
+                report.failed.push((path.clone(), why));
+            }
             Err(FileError::Fatal(err)) => return Err(err),
         }
-        progress(Progress::Done(path, added));
     }
     let roots: Vec<String> = roots.iter().map(|r| source_key(r)).collect();
     for source in known.keys().filter(|s| !seen.contains(*s)) {
@@ -142,7 +162,7 @@ fn index_file(
     count_tokens: &dyn Fn(&str) -> usize,
 ) -> Result<FileOutcome, FileError> {
     let bytes = std::fs::read(path).map_err(|e| FileError::File(format!("cannot read: {e}")))?;
-    let hash = hex(&Sha256::digest(&bytes));
+    let hash = source_hash(&bytes, options);
     if known_hash == Some(&hash) {
         return Ok(FileOutcome::Unchanged);
     }
@@ -170,6 +190,23 @@ fn index_file(
         }
         Err(err) => Err(FileError::Fatal(err)),
     }
+}
+
+/// What the store records of a file to tell whether it must be indexed again: the sha256 of its
+/// bytes and the passage settings it was cut with, so a run with another `--chunk-tokens`,
+/// `--overlap` or `--no-chunk` re-cuts every file rather than calling it unchanged.
+pub fn source_hash(bytes: &[u8], options: &IndexOptions) -> String {
+    let digest = hex(&Sha256::digest(bytes));
+    match options.chunk {
+        Some(c) => format!("{digest} chunk:{}/{}", c.max_tokens, c.overlap_tokens),
+        None => format!("{digest} whole"),
+    }
+}
+
+/// The two parts of a [`source_hash`]: the content's sha256 and the passage settings (empty
+/// for hashes written before the settings were recorded).
+pub fn split_source_hash(hash: &str) -> (&str, &str) {
+    hash.split_once(' ').unwrap_or((hash, ""))
 }
 
 /// The passages of one document, with ids `SOURCE#N`.

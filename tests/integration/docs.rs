@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::util::{fails, kindred, ok, tempdir};
 
@@ -175,4 +175,249 @@ fn the_demo_answers_its_questions_by_meaning() {
     for (line, topic) in firsts.iter().zip(topics) {
         assert!(line.contains(topic), "{line} should be {topic}");
     }
+}
+
+/// Every passage of a collection, by id: `kindred ls --passages --json`.
+fn passages(db: &Path, collection: &str) -> std::collections::BTreeMap<String, Value> {
+    let out = ok(kindred().args(["ls", "--passages", "--json", "-c", collection, "--db"]).arg(db));
+    out.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["id"].as_str().unwrap().to_string(), v)
+        })
+        .collect()
+}
+
+/// Counts a text's tokens the way the model does, without `[CLS]` and `[SEP]`.
+fn tokens(text: &str) -> usize {
+    crate::util::embedder().tokenize(text).unwrap().len().saturating_sub(2)
+}
+
+/// A few hundred words in paragraphs of varied sentences, different for each `seed`.
+fn essay(seed: usize, paragraphs: usize) -> String {
+    let subjects = ["The pilot", "A gardener", "The compiler", "Our baker", "A comet", "The river"];
+    let verbs = ["watches", "shapes", "checks", "warms", "crosses", "follows"];
+    let objects = ["the northern ridge", "a loaf of rye", "every borrowed value", "the old bridge"];
+    let mut text = format!("# Notes {seed}\n\n");
+    for p in 0..paragraphs {
+        for s in 0..4 {
+            let k = seed * 31 + p * 7 + s;
+            text += &format!(
+                "{} {} {} on day {k}. ",
+                subjects[k % subjects.len()],
+                verbs[(k / 3) % verbs.len()],
+                objects[(k / 5) % objects.len()]
+            );
+        }
+        text += "\n\n";
+    }
+    text
+}
+
+#[test]
+fn passage_size_overlap_and_whole_documents_shape_the_passages() {
+    let tmp = tempdir();
+    let root = tmp.path().join("docs");
+    write(&root, "essay.md", essay(1, 12).as_bytes());
+    let db = tmp.path().join("k.db");
+    let run = |collection: &str, extra: &[&str]| {
+        ok(kindred()
+            .args(["index", "--quiet", "-c", collection])
+            .args(extra)
+            .arg("--db")
+            .arg(&db)
+            .arg(&root));
+        let mut list: Vec<Value> = passages(&db, collection).into_values().collect();
+        list.sort_by_key(|p| p["metadata"]["chunk"].as_u64());
+        list
+    };
+    let text = |p: &Value| p["text"].as_str().unwrap().to_string();
+
+    let whole = run("whole", &["--no-chunk"]);
+    assert_eq!(whole.len(), 1);
+    assert_eq!(text(&whole[0]), essay(1, 12), "--no-chunk keeps the document as it is");
+
+    let standard = run("standard", &[]);
+    let small = run("small", &["--chunk-tokens", "40", "--overlap", "0"]);
+    let overlapping = run("overlapping", &["--chunk-tokens", "40", "--overlap", "16"]);
+    assert!(small.len() > standard.len(), "{} vs {}", small.len(), standard.len());
+    for p in standard.iter().chain(&small) {
+        let limit = if small.contains(p) { 40 } else { 254 };
+        assert!(tokens(&text(p)) <= limit, "{} tokens > {limit}: {}", tokens(&text(p)), text(p));
+    }
+    // Without overlap the passages tile the file: each starts where the previous one ended
+    // (give or take the whitespace between them).
+    for pair in small.windows(2) {
+        let (a, b) = (&pair[0]["metadata"]["bytes"], &pair[1]["metadata"]["bytes"]);
+        assert!(a[1].as_u64() <= b[0].as_u64(), "{a} then {b}");
+    }
+    // With overlap each passage starts inside the previous one and repeats its end.
+    assert!(overlapping.len() > small.len());
+    let mut repeated = 0;
+    for pair in overlapping.windows(2) {
+        let (a, b) = (&pair[0]["metadata"]["bytes"], &pair[1]["metadata"]["bytes"]);
+        if b[0].as_u64() < a[1].as_u64() {
+            repeated += 1;
+            let first_words: String = text(&pair[1]).split_whitespace().take(3).collect();
+            let a_words: String = text(&pair[0]).split_whitespace().collect();
+            assert!(a_words.contains(&first_words), "{} / {}", text(&pair[0]), text(&pair[1]));
+        }
+    }
+    assert!(repeated * 2 >= overlapping.len() - 1, "{repeated} of {} overlap", overlapping.len());
+
+    // Changing the settings re-cuts a file whose content has not changed.
+    let again = ok(kindred()
+        .args(["index", "--quiet", "--json", "-c", "small", "--chunk-tokens", "60", "--db"])
+        .arg(&db)
+        .arg(&root));
+    let summary: Value = serde_json::from_str(again.trim()).unwrap();
+    assert_eq!((&summary["indexed"], &summary["unchanged"]), (&Value::from(1), &Value::from(0)));
+    let recut = passages(&db, "small");
+    assert!(recut.len() < small.len(), "{} passages of 60 tokens", recut.len());
+    let listed = ok(kindred().args(["ls", "--json", "-c", "small", "--db"]).arg(&db));
+    let file: Value = serde_json::from_str(listed.trim()).unwrap();
+    assert_eq!(file["passage_settings"], "chunk:60/32", "{file}");
+    assert_eq!(file["passages"], recut.len(), "{file}");
+
+    let err =
+        fails(kindred().args(["index", "--chunk-tokens", "600", "--db"]).arg(&db).arg(&root), 1);
+    assert!(err.contains("--chunk-tokens must be between 1 and 254"), "{err}");
+    let err = fails(
+        kindred()
+            .args(["index", "--chunk-tokens", "40", "--overlap", "40", "--db"])
+            .arg(&db)
+            .arg(&root),
+        1,
+    );
+    assert!(err.contains("--overlap (40) must be smaller than the passage size (40)"), "{err}");
+}
+
+/// Starts `kindred index --verbose` on `root`, waits until `files` files are reported done, then
+/// stops it with `signal` (`KILL`, or `INT` as Ctrl-C sends).
+fn interrupt_index(root: &Path, db: &Path, files: usize, signal: &str) {
+    use std::io::{BufRead, BufReader};
+    let mut child = kindred()
+        .args(["index", "--verbose", "--chunk-tokens", "48", "--db"])
+        .arg(db)
+        .arg(root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kindred starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for _ in 0..files {
+        let line = lines.next().expect("a line per file").unwrap();
+        assert!(line.starts_with("indexed ("), "{line}");
+    }
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill").args([&format!("-{signal}"), &pid]).status();
+    assert!(sent.unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "kindred index was stopped before it finished ({status})");
+}
+
+#[test]
+fn an_interrupted_index_resumes_to_exactly_the_passages_of_an_uninterrupted_run() {
+    let tmp = tempdir();
+    let root = tmp.path().join("docs");
+    let files = 40;
+    for n in 0..files {
+        write(&root, &format!("part-{}/essay-{n:03}.md", n % 4), essay(n, 4).as_bytes());
+    }
+    let index_json = |db: &Path| -> Value {
+        let out = ok(kindred()
+            .args(["index", "--quiet", "--json", "--chunk-tokens", "48", "--db"])
+            .arg(db)
+            .arg(&root));
+        serde_json::from_str(out.trim()).unwrap()
+    };
+    let reference_db = tmp.path().join("reference.db");
+    let reference_summary = index_json(&reference_db);
+    assert_eq!(reference_summary["indexed"], files, "{reference_summary}");
+    let reference = passages(&reference_db, "default");
+    assert!(reference.len() > 2 * files, "{} passages", reference.len());
+
+    for (signal, after) in [("KILL", 3), ("INT", 17), ("KILL", 31)] {
+        let db = tmp.path().join(format!("{signal}-{after}.db"));
+        interrupt_index(&root, &db, after, signal);
+        let resumed = index_json(&db);
+        let (indexed, unchanged) =
+            (resumed["indexed"].as_u64().unwrap(), resumed["unchanged"].as_u64().unwrap());
+        assert!(unchanged >= after as u64 && unchanged < files as u64, "{signal}: {resumed}");
+        assert_eq!(indexed + unchanged, files as u64, "{signal}: {resumed}");
+
+        let got = passages(&db, "default");
+        let missing: Vec<_> = reference.keys().filter(|id| !got.contains_key(*id)).collect();
+        let extra: Vec<_> = got.keys().filter(|id| !reference.contains_key(*id)).collect();
+        assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+        assert!(got == reference, "{signal} after {after}: a passage differs in text or metadata");
+
+        let stats = ok(kindred().args(["stats", "--json", "--db"]).arg(&db));
+        let stats: Value = serde_json::from_str(stats.trim()).unwrap();
+        assert_eq!((&stats["count"], &stats["files"]), (&json!(reference.len()), &json!(files)));
+        // The index answers from the resumed store: a passage finds itself first.
+        let (id, passage) = reference.iter().nth(reference.len() / 2).unwrap();
+        let hits = query(&db, passage["text"].as_str().unwrap());
+        assert_eq!(hits[0]["id"], json!(id), "{signal}: {hits:?}");
+    }
+}
+
+#[test]
+fn every_command_answers_in_text_and_json_and_names_what_is_wrong() {
+    let tmp = tempdir();
+    let root = tmp.path().join("docs");
+    fixture(&root);
+    let db = tmp.path().join("k.db");
+    index(&root, &db);
+
+    let text = ok(kindred().args(["query", "-k", "2", "when is the crust brown", "--db"]).arg(&db));
+    let first: Vec<&str> = text.lines().take(3).collect();
+    assert!(first[0].starts_with(" 1. 0.") && first[0].ends_with("notes/bread.md:7"), "{text}");
+    assert_eq!(first[1], "    § Baking > Oven", "{text}");
+    assert!(first[2].contains("Bake it in a hot oven"), "{text}");
+    let hit = &query(&db, "when is the crust brown")[0];
+    for field in ["id", "score", "doc_id", "path", "lines", "heading", "text"] {
+        assert!(!hit[field].is_null(), "{field} missing from {hit}");
+    }
+
+    let stats = ok(kindred().args(["stats", "--db"]).arg(&db));
+    assert!(stats.contains("default: 4 records from 4 files, 384-d"), "{stats}");
+    let listed = ok(kindred().args(["ls", "--passages", "--db"]).arg(&db));
+    assert!(listed.lines().any(|l| l.ends_with("notes/bread.md:7  § Baking > Oven")), "{listed}");
+
+    let oven = ok(kindred()
+        .args(["delete", "--filter", "{\"heading\": \"Baking > Oven\"}", "--db"])
+        .arg(&db));
+    assert_eq!(oven.trim(), "deleted 1 passages");
+    assert!(query(&db, "when is the crust brown").iter().all(|h| h["heading"] != "Baking > Oven"));
+    let rust = passages(&db, "default").into_keys().find(|id| id.ends_with("rust.txt#0")).unwrap();
+    let err = fails(kindred().args(["delete", &rust, "no-such-id", "--db"]).arg(&db), 1);
+    assert!(err.contains("no passage with id no-such-id"), "{err}");
+    assert!(!passages(&db, "default").contains_key(&rust), "the id that exists is deleted");
+
+    let missing_db = tmp.path().join("missing.db");
+    for (args, message) in [
+        (vec!["index", "/no/such/folder"], "/no/such/folder: no such file or folder"),
+        (vec!["query", "-k", "0", "x"], "invalid value '0' for '--k <K>': must be at least 1"),
+        (vec!["query", "x", "-c", "nope"], "collection \"nope\" does not exist"),
+        (vec!["delete", "--filter", "{bad"], "invalid filter at filter: not JSON"),
+        (vec!["ls", "-c", "nope"], "collection \"nope\" does not exist"),
+    ] {
+        let code = if args[1] == "-k" { 2 } else { 1 };
+        let err = fails(kindred().args(&args).arg("--db").arg(&db), code);
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+    for command in ["ls", "stats", "get"] {
+        let mut cmd = kindred();
+        cmd.arg(command).arg("--db").arg(&missing_db);
+        if command == "get" {
+            cmd.arg("x");
+        }
+        let err = fails(&mut cmd, 1);
+        assert!(err.contains("missing.db") && err.contains("no such database"), "{err}");
+    }
+    assert!(!missing_db.exists(), "reading commands never create a database");
+    let err = fails(kindred().args(["index", "/no/such/folder", "--db"]).arg(&missing_db), 1);
+    assert!(err.contains("/no/such/folder"), "{err}");
+    assert!(!missing_db.exists(), "a mistyped path creates nothing");
 }
