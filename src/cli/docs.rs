@@ -426,7 +426,7 @@ pub fn ls(args: LsArgs) -> Result<()> {
 }
 
 /// Opens an existing database and collection, with errors that say which is missing.
-fn open_collection(target: &DbArgs) -> Result<(Database, Collection)> {
+pub(super) fn open_collection(target: &DbArgs) -> Result<(Database, Collection)> {
     if !target.db.exists() {
         bail!("{}: no such database (create one with `kindred index PATH`)", target.db.display());
     }

@@ -22,7 +22,8 @@ pub(crate) struct CollectionTables {
 /// produced, so re-indexing can skip it when unchanged and replace exactly its records otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceEntry {
-    /// The sha256 of the source's content.
+    /// What tells whether the source must be indexed again: for files, the sha256 of the content
+    /// and the passage settings (see `kindred::ingest::source_hash`).
     pub hash: String,
     /// The user ids of its records.
     pub ids: Vec<String>,
