@@ -151,8 +151,14 @@ impl BertEmbedder {
     ///
     /// # Errors
     ///
-    /// Returns an error when the transformer fails.
+    /// [`Error::Embed`] when a sequence is empty (the tokenizer always adds `[CLS]` and
+    /// `[SEP]`), or when the transformer fails.
     pub fn embed_token_ids(&self, ids: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        if let Some(i) = ids.iter().position(Vec::is_empty) {
+            return Err(Error::Embed(format!(
+                "token sequence {i} is empty: it needs at least [CLS] and [SEP]"
+            )));
+        }
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
         let mut out = vec![Vec::new(); ids.len()];
@@ -172,9 +178,6 @@ impl BertEmbedder {
 
     /// Runs one batch through the transformer and pools each sequence.
     fn forward(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
-        if seqs.iter().all(|s| s.is_empty()) {
-            return Ok(vec![Vec::new(); seqs.len()]);
-        }
         let hidden = self.device.with_context(|| self.model.forward(seqs)).map_err(Error::Embed)?;
         let (h, fp) = (self.hidden_size, &self.fingerprint);
         let vectors = (0..seqs.len()).map(|i| {

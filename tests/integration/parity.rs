@@ -133,3 +133,11 @@ fn the_tutorials_topics_separate_cooking_from_programming() {
     }
     assert!(min_within > max_cross, "within-topic min {min_within} <= cross-topic max {max_cross}");
 }
+
+#[test]
+fn an_empty_token_sequence_is_an_error_not_a_panic() {
+    let err = embedder().embed_token_ids(&[vec![101, 102], vec![]]).unwrap_err().to_string();
+    assert!(err.contains("token sequence 1 is empty"), "{err}");
+    let ok = embedder().embed_token_ids(&[vec![101, 102]]).unwrap();
+    assert_eq!(ok[0], embedder().embed_one("").unwrap(), "[CLS] [SEP] is the empty text");
+}
