@@ -8,12 +8,12 @@ use anyhow::{bail, Context, Result};
 
 /// Reads an fvecs file into rows.
 pub fn read_fvecs(path: &Path) -> Result<Vec<Vec<f32>>> {
-    read_rows(path, |b| f32::from_le_bytes(b))
+    read_rows(path, f32::from_le_bytes)
 }
 
 /// Reads an ivecs file into rows.
 pub fn read_ivecs(path: &Path) -> Result<Vec<Vec<i32>>> {
-    read_rows(path, |b| i32::from_le_bytes(b))
+    read_rows(path, i32::from_le_bytes)
 }
 
 /// Writes rows as fvecs.

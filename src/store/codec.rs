@@ -11,7 +11,7 @@ pub(crate) fn encode_vector(v: &[f32]) -> Vec<u8> {
 
 /// Decodes little-endian `f32` bytes; `None` when the length is not a multiple of four.
 pub(crate) fn decode_vector(bytes: &[u8]) -> Option<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     Some(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())

@@ -24,10 +24,10 @@ struct Fixture {
 fn metadata_for(i: u64) -> Value {
     let tags = ["a", "b", "c"];
     let mut m = json!({"n": i % 10, "tag": tags[(i * 7 % 3) as usize], "score": (i * 37 % 100) as f64 / 10.0});
-    if i % 4 != 0 {
-        m["flag"] = json!(i % 3 == 0);
+    if !i.is_multiple_of(4) {
+        m["flag"] = json!(i.is_multiple_of(3));
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         m["nested"] = json!({"k": tags[(i % 3) as usize]});
     }
     m
