@@ -291,7 +291,7 @@ pub(crate) fn check_rows(vectors: &[f32], dim: usize, min_points: usize) -> Resu
     if dim == 0 {
         return Err(Error::invalid("dim = 0: vectors need at least one dimension"));
     }
-    if vectors.len() % dim != 0 {
+    if !vectors.len().is_multiple_of(dim) {
         return Err(Error::invalid(format!(
             "{} values are not whole rows of dim = {dim}",
             vectors.len()

@@ -140,8 +140,13 @@ fn optimize<const D: usize>(p: &Sparse, n: usize, params: &Params) -> Vec<f32> {
 /// The KL gradient, 4 (exaggeration · attraction − repulsion / Z), per point.
 fn gradient<const D: usize>(p: &Sparse, y: &[[f64; D]], exaggeration: f64) -> Vec<[f64; D]> {
     let tree = Tree::build(y);
-    let repulsion: Vec<([f64; D], f64)> =
-        (0..y.len()).into_par_iter().map(|i| tree.repulsion(i, &y[i])).collect();
+    // Points visited in tree order, so that consecutive ones walk the same cells (cache).
+    let by_cell: Vec<([f64; D], f64)> =
+        tree.order.par_iter().map(|&i| tree.repulsion(i as usize, &y[i as usize])).collect();
+    let mut repulsion = vec![([0f64; D], 0f64); y.len()];
+    for (&i, r) in tree.order.iter().zip(by_cell) {
+        repulsion[i as usize] = r;
+    }
     // Summed in point order: the same bits for any thread count.
     let z: f64 = repulsion.iter().map(|r| r.1).sum::<f64>().max(f64::MIN_POSITIVE);
     (0..y.len())
@@ -239,22 +244,29 @@ impl<'a, const D: usize> Tree<'a, D> {
         if end - start <= 1 || depth >= MAX_DEPTH {
             return;
         }
-        // Sort the node's points by the child cell (a D-bit code) they fall in.
+        // Bucket the node's points by the child cell (a D-bit code) they fall in, keeping
+        // their order within each cell (a stable counting sort).
         let y = self.y;
         let code = |i: u32| -> usize {
             (0..D).map(|c| usize::from(y[i as usize][c] >= centre[c]) << c).sum()
         };
-        self.order[start..end].sort_by_key(|&i| (code(i), i));
+        let codes: Vec<u8> = self.order[start..end].iter().map(|&i| code(i) as u8).collect();
+        let mut bounds = [0usize; 9];
+        codes.iter().for_each(|&c| bounds[c as usize + 1] += 1);
+        for c in 0..(1 << D) {
+            bounds[c + 1] += bounds[c];
+        }
+        let mut cursor = bounds;
+        let mut sorted = vec![0u32; end - start];
+        for (&i, &c) in self.order[start..end].iter().zip(&codes) {
+            sorted[cursor[c as usize]] = i;
+            cursor[c as usize] += 1;
+        }
+        self.order[start..end].copy_from_slice(&sorted);
         let first_child = self.nodes.len();
         self.nodes[at].children = first_child as u32;
-        let mut bounds = [start; 9];
-        let mut cursor = start;
         for child in 0..(1 << D) {
-            bounds[child] = cursor;
-            while cursor < end && code(self.order[cursor]) == child {
-                cursor += 1;
-            }
-            let node = self.node(bounds[child], cursor, half / 2.0);
+            let node = self.node(start + bounds[child], start + bounds[child + 1], half / 2.0);
             self.nodes.push(node);
         }
         for child in 0..(1 << D) {
@@ -270,15 +282,22 @@ impl<'a, const D: usize> Tree<'a, D> {
     fn repulsion(&self, i: usize, yi: &[f64; D]) -> ([f64; D], f64) {
         let mut force = [0f64; D];
         let mut z = 0f64;
-        let mut stack: Vec<u32> = vec![0];
-        while let Some(at) = stack.pop() {
-            let node = &self.nodes[at as usize];
-            if node.count == 0 {
-                continue;
-            }
+        // Depth-first, at most 2^D − 1 pending siblings per level: a fixed array suffices.
+        let mut stack = [0u32; MAX_DEPTH * 8 + 8];
+        let mut top = 1;
+        while top > 0 {
+            top -= 1;
+            let node = &self.nodes[stack[top] as usize];
             let diff: [f64; D] = std::array::from_fn(|c| yi[c] - node.mass_centre[c]);
             let d2: f64 = diff.iter().map(|d| d * d).sum();
-            if node.children == 0 {
+            if node.children == 0 && node.count == 1 {
+                // A single point: its centre of mass is the point itself.
+                if self.order[node.start as usize] as usize != i {
+                    let w = 1.0 / (1.0 + d2);
+                    z += w;
+                    force.iter_mut().zip(&diff).for_each(|(f, d)| *f += w * w * d);
+                }
+            } else if node.children == 0 {
                 for &j in &self.order[node.start as usize..node.end as usize] {
                     if j as usize == i {
                         continue;
@@ -295,7 +314,13 @@ impl<'a, const D: usize> Tree<'a, D> {
                 z += m * w;
                 force.iter_mut().zip(&diff).for_each(|(f, d)| *f += m * w * w * d);
             } else {
-                stack.extend((0..1u32 << D).map(|c| node.children + c));
+                for c in 0..1u32 << D {
+                    let child = node.children + c;
+                    if self.nodes[child as usize].count > 0 {
+                        stack[top] = child;
+                        top += 1;
+                    }
+                }
             }
         }
         (force, z)

@@ -80,7 +80,7 @@ fn fuzzy_union(graph: &Neighbors, neighbors: usize) -> Edges {
             }
         }
     }
-    triples.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    triples.sort_unstable_by_key(|t| (t.0, t.1));
     triples.dedup_by(|x, y| (x.0, x.1) == (y.0, y.1));
     let mut edges = Edges { head: Vec::new(), tail: Vec::new(), weight: Vec::new() };
     for (i, j, w) in triples {
@@ -209,7 +209,9 @@ fn descend<const D: usize>(
             let diff: [f32; D] = std::array::from_fn(|c| layout[i * D + c] - layout[j * D + c]);
             let d2: f32 = diff.iter().map(|d| d * d).sum();
             let coeff = if d2 > 0.0 {
-                -2.0 * a * b * d2.powf(b - 1.0) / (a * d2.powf(b) + 1.0)
+                // d^{2(b−1)} as d^{2b} / d²: one powf instead of two.
+                let pow_b = d2.powf(b);
+                -2.0 * a * b * (pow_b / d2) / (a * pow_b + 1.0)
             } else {
                 0.0
             };

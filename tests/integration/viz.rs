@@ -67,7 +67,6 @@ fn stsb_genres_separate_keep_neighbourhoods_and_repeat_for_a_seed() {
         let s = silhouette(layout.coords(), 2, &labels).unwrap();
         assert!(s > 0.0, "{method}: silhouette by genre {s:.3}");
         let kept = knn_preservation(&vectors, dim, &layout, 10);
-        eprintln!("MEASURE {method} silhouette {s:.3} kept {kept:.3}");
         assert!(kept > floor, "{method}: k-NN preservation {kept:.3} <= {floor}");
         assert_eq!(layout, project(method, &vectors, dim, 1), "{method}: seed 1 twice");
     }
