@@ -377,4 +377,17 @@ mod tests {
             assert_ne!(a, p.seed(7).run(&data, 8).unwrap(), "{m}");
         }
     }
+
+    #[test]
+    fn the_thread_count_does_not_change_a_bit() {
+        let mut rng = super::super::rng::Rng::new(13);
+        let data: Vec<f32> = (0..300 * 20).map(|_| rng.gaussian() as f32).collect();
+        let run_on = |threads: usize, method: Method| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| Projection::new(method).epochs(100).run(&data, 20).unwrap())
+        };
+        for m in Method::ALL {
+            assert_eq!(run_on(1, m), run_on(3, m), "{m}");
+        }
+    }
 }
