@@ -1,4 +1,5 @@
-//! `kindred bench`: embedding throughput, index recall and speed, durable insert speed.
+//! `kindred bench`: embedding throughput, index recall and speed, durable insert speed, and
+//! projections to 2-D.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ pub enum BenchCommand {
     /// What Matryoshka choices cost: full vectors, a truncated index with full-vector rescoring,
     /// or truncated storage, in recall, queries/s and bytes.
     Matryoshka(MatryoshkaArgs),
+    /// Projection to 2-D (PCA, t-SNE, UMAP): seconds, k-NN preservation and, over several
+    /// seeds, how consistent the layouts are.
+    Viz(VizArgs),
 }
 
 pub fn run(command: BenchCommand) -> Result<()> {
@@ -38,6 +42,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Fvecs(args) => fvecs(args),
         BenchCommand::Insert(args) => insert(args),
         BenchCommand::Matryoshka(args) => matryoshka(args),
+        BenchCommand::Viz(args) => viz(args),
     }
 }
 
@@ -362,6 +367,71 @@ fn matryoshka(args: MatryoshkaArgs) -> Result<()> {
             "recall": found as f64 / (queries.len() * args.k) as f64,
             "qps": queries.len() as f64 / seconds, "build_seconds": build_seconds,
             "vector_bytes": stored * 4, "file_bytes_per_record": file_bytes as f64 / base.len() as f64,
+        }))?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VizArgs {
+    /// The vectors to project (fvecs), as stored (not normalized).
+    #[arg(long, value_name = "FILE")]
+    fvecs: PathBuf,
+    /// Use only the first N vectors.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Methods to measure, comma-separated: pca, tsne, umap.
+    #[arg(long, value_delimiter = ',', default_value = "pca,tsne,umap")]
+    method: Vec<kindred::viz::Method>,
+    /// Runs per method, seeds 1..=R; the median time is reported, and consistency when R > 1.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Output dimensions: 2 or 3.
+    #[arg(long, default_value_t = 2)]
+    dims: usize,
+    /// Neighbours for k-NN preservation and consistency.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+}
+
+fn viz(args: VizArgs) -> Result<()> {
+    use kindred::viz::{consistency, Layout, Method, Neighbors, Projection};
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let mut rows = read_fvecs(&args.fvecs)?;
+    rows.truncate(args.limit.unwrap_or(rows.len()));
+    if rows.len() <= args.k {
+        bail!("{}: {} vectors, need more than k = {}", args.fvecs.display(), rows.len(), args.k);
+    }
+    let dim = rows[0].len();
+    let vectors: Vec<f32> = rows.concat();
+    let full = Neighbors::exact(&vectors, dim, args.k)?;
+    for &method in &args.method {
+        let runs = if method == Method::Pca { 1 } else { args.runs };
+        let mut seconds = Vec::with_capacity(runs);
+        let mut layouts: Vec<Layout> = Vec::with_capacity(runs);
+        for seed in 1..=runs as u64 {
+            let start = Instant::now();
+            let layout = Projection::new(method).dims(args.dims).seed(seed).run(&vectors, dim)?;
+            seconds.push(start.elapsed().as_secs_f64());
+            layouts.push(layout);
+        }
+        let preserved: Vec<f64> = layouts
+            .iter()
+            .map(|l| {
+                let flat = Neighbors::exact(l.coords(), l.dims(), args.k)?;
+                let kept = full.overlap(&flat, args.k);
+                Ok(kept.iter().map(|&x| f64::from(x)).sum::<f64>() / kept.len() as f64)
+            })
+            .collect::<kindred::Result<_>>()?;
+        emit(&json!({
+            "bench": "viz", "method": method.name(), "vectors": rows.len(), "dim": dim,
+            "dims": args.dims, "runs": runs, "threads": rayon::current_num_threads(),
+            "median_seconds": median(&mut seconds),
+            "knn_preservation": median(&mut preserved.clone()), "k": args.k,
+            "chance": args.k as f64 / (rows.len() - 1) as f64,
+            "consistency": (runs > 1).then(|| consistency(&layouts, args.k)),
         }))?;
     }
     Ok(())

@@ -2,6 +2,20 @@
 //! UMAP), measures of how faithful a projection is, clustering on the full vectors, and plots
 //! drawn as SVG, PNG or a self-contained HTML page.
 
+mod cluster;
+mod knn;
+mod measure;
+mod pca;
 mod plot;
+mod project;
+mod rng;
+mod tsne;
+mod umap;
 
+pub use cluster::{choose_k, kmeans, kmeans_auto, Clustering};
+pub use knn::Neighbors;
+pub use measure::{consistency, knn_preservation, knn_preservation_per_point, silhouette};
 pub use plot::{Plot, PlotPoint};
+pub use project::{Layout, Method, Projection};
+
+pub(crate) use project::check_rows;
