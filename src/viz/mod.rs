@@ -3,5 +3,10 @@
 //! drawn as SVG, PNG or a self-contained HTML page.
 
 mod plot;
+mod render;
 
 pub use plot::{Plot, PlotPoint};
+pub use render::{
+    render_html, render_png, render_svg, render_to_file, Legend, LegendEntry, PlotFormat,
+    RenderOptions, Rgb, OTHER_COLOUR, PALETTE,
+};

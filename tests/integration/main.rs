@@ -14,3 +14,4 @@ mod durability;
 mod filters;
 mod parity;
 mod resolve;
+mod viz_render;
