@@ -55,8 +55,8 @@ fn svg_parses_with_title_labels_legend_and_one_mark_per_point() {
         assert!(texts.iter().any(|t| t == name), "no legend entry {name:?}");
         assert!(texts.iter().any(|t| t == count));
     }
-    let long = texts.iter().find(|t| t.starts_with("gamma: a very")).expect("the third entry");
-    assert!(long.ends_with('\u{2026}') && long.len() < 60, "not cut short: {long:?}");
+    let long = texts.iter().find(|t| t.starts_with("gamma:")).expect("the third entry");
+    assert!(long.contains('\u{2026}') && long.ends_with("at all"), "not cut short: {long:?}");
     for note in &plot.notes {
         assert!(texts.iter().any(|t| t.contains(&note[..12])), "no note {note:?}");
     }

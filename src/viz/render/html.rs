@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use super::layout::{truncate_middle, LEGEND_SIZE};
 use super::legend::{hex, Legend};
 use super::RenderOptions;
 use crate::viz::Plot;
@@ -20,7 +21,9 @@ const STYLE: &str = include_str!("page.css");
 const ERROR_HOOK: &str = include_str!("errors.js");
 
 /// Passages are cut to this many characters for the hover text (and the file's size).
-const PASSAGE_CHARS: usize = 280;
+const PASSAGE_CHARS: usize = 200;
+/// The room for a name in the page's legend column (240 pixels less marker and count).
+const LEGEND_NAME_WIDTH: f64 = 150.0;
 
 /// Draws `plot` as a self-contained interactive HTML page.
 ///
@@ -78,6 +81,8 @@ struct PageData<'a> {
 #[derive(Serialize)]
 struct PageLegendEntry {
     name: String,
+    /// The name cut in the middle to fit the legend's column (the full name shows on hover).
+    label: String,
     colour: String,
     count: usize,
 }
@@ -97,6 +102,7 @@ impl<'a> PageData<'a> {
                 .iter()
                 .map(|e| PageLegendEntry {
                     name: e.name.clone(),
+                    label: truncate_middle(&e.name, LEGEND_SIZE, LEGEND_NAME_WIDTH),
                     colour: hex(e.colour),
                     count: e.count,
                 })

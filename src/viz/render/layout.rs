@@ -194,6 +194,31 @@ pub(crate) fn truncate(text: &str, size: f64, max_width: f64) -> String {
     format!("{}\u{2026}", out.trim_end())
 }
 
+/// `text` cut to at most `max_width` pixels at `size` by an ellipsis in the middle.
+///
+/// Legend names are often paths that share a long prefix (`docs/guide/...`): cutting the end
+/// would make them all read alike, while the start and the end together tell them apart.
+pub(crate) fn truncate_middle(text: &str, size: f64, max_width: f64) -> String {
+    if text_width(text, size) <= max_width {
+        return text.to_string();
+    }
+    let budget = max_width - text_width("\u{2026}", size);
+    let chars: Vec<char> = text.chars().collect();
+    let (mut head, mut head_width) = (0, 0.0);
+    while head < chars.len() && head_width + char_width(chars[head]) * size <= budget * 0.4 {
+        head_width += char_width(chars[head]) * size;
+        head += 1;
+    }
+    let (mut tail, mut tail_width) = (chars.len(), 0.0);
+    while tail > head && head_width + tail_width + char_width(chars[tail - 1]) * size <= budget {
+        tail_width += char_width(chars[tail - 1]) * size;
+        tail -= 1;
+    }
+    let start: String = chars[..head].iter().collect();
+    let end: String = chars[tail..].iter().collect();
+    format!("{}\u{2026}{}", start.trim_end(), end.trim_start())
+}
+
 /// `text` broken at spaces into lines of at most `max_width` pixels (a word wider than that
 /// is cut with an ellipsis).
 pub(crate) fn wrap(text: &str, size: f64, max_width: f64) -> Vec<String> {
@@ -215,7 +240,7 @@ pub(crate) fn wrap(text: &str, size: f64, max_width: f64) -> Vec<String> {
 fn legend_box(plot: &Plot, legend: &Legend, width: f64, top: f64) -> (Rect, Vec<String>) {
     let max_name = width * LEGEND_MAX_SHARE - legend_chrome();
     let names: Vec<String> =
-        legend.entries.iter().map(|e| truncate(&e.name, LEGEND_SIZE, max_name)).collect();
+        legend.entries.iter().map(|e| truncate_middle(&e.name, LEGEND_SIZE, max_name)).collect();
     let name_width = names
         .iter()
         .chain(std::iter::once(&plot.legend_title))
@@ -280,6 +305,14 @@ mod tests {
         let long = "a category name far too long to fit in any legend box";
         let cut = truncate(long, 12.0, 100.0);
         assert!(cut.ends_with('\u{2026}') && text_width(&cut, 12.0) <= 100.0, "{cut}");
+    }
+
+    #[test]
+    fn middle_truncation_keeps_both_ends() {
+        assert_eq!(truncate_middle("short", 12.0, 200.0), "short");
+        let cut = truncate_middle("docs/some/deeply/nested/folder/file12.md", 12.0, 150.0);
+        assert!(cut.starts_with("docs/") && cut.ends_with("file12.md"), "{cut}");
+        assert!(cut.contains('\u{2026}') && text_width(&cut, 12.0) <= 150.0, "{cut}");
     }
 
     #[test]

@@ -273,7 +273,7 @@
       var item = document.createElement("li");
       item.title = entry.name + " (" + entry.count + "): click to hide or show";
       item.appendChild(span("swatch", "")).style.background = entry.colour;
-      item.appendChild(span("name", entry.name));
+      item.appendChild(span("name", entry.label));
       item.appendChild(span("count", entry.count.toLocaleString("en-US")));
       item.addEventListener("click", function () {
         visible[slot] = !visible[slot];
