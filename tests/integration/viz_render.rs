@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use kindred::viz::{render_svg, render_to_file, Legend, Plot, PlotPoint, RenderOptions, Rgb};
+use kindred::viz::{
+    render_html, render_svg, render_to_file, Legend, Plot, PlotPoint, RenderOptions, Rgb,
+};
 
 use crate::util::tempdir;
 
@@ -96,6 +98,74 @@ fn html_runs_in_chromium_without_errors_and_draws_every_point() {
     assert_not_blank(&image);
     assert_categories_visible(&image, &plot, "the screenshot");
 }
+
+#[test]
+fn html_page_answers_hover_legend_clicks_zoom_and_reset() {
+    let plot = blobs();
+    let dir = tempdir();
+    let page = render_html(&plot, &RenderOptions::default());
+    // The probe runs after the page's own script, as a user would act on it: it sweeps the
+    // pointer until the hover card opens, hides the first legend entry, zooms in, resets.
+    let probed = page.replace("</body>", &format!("<script>\n{PROBE}</script>\n</body>"));
+    let path = dir.path().join("probe.html");
+    std::fs::write(&path, probed).unwrap();
+    let output = chromium(
+        dir.path(),
+        &["--window-size=1000,750", "--dump-dom", &format!("file://{}", path.display())],
+    );
+    assert_no_console_errors(&output);
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let body = body_tag(&dom).expect("a <body> in the dump");
+    assert!(body.contains("data-errors=\"\""), "the page recorded errors: {body}");
+    let value = |name: &str| -> String {
+        let start =
+            body.find(&format!("data-{name}=\"")).unwrap_or_else(|| panic!("no {name}: {body}"));
+        let rest = &body[start + name.len() + 7..];
+        rest[..rest.find('"').unwrap()]
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let hover = value("hover");
+    assert!(hover.starts_with("doc-") && hover.contains("\"quoted\" <id>"), "hover card: {hover}");
+    assert!(hover.contains("Passage "), "no passage in the hover card: {hover}");
+    let total = plot.points.len();
+    assert_eq!(value("after-toggle"), (total - POINTS_PER_BLOB).to_string());
+    let zoomed: usize = value("after-zoom").parse().unwrap();
+    assert!(zoomed < total - POINTS_PER_BLOB, "zooming in kept {zoomed} points in view");
+    assert_eq!(value("after-reset"), (total - POINTS_PER_BLOB).to_string());
+}
+
+/// Acts on the page and records what it drew in data-* attributes of the body.
+const PROBE: &str = r##"
+(function () {
+  var canvas = document.getElementById("canvas"), tip = document.getElementById("tip");
+  var box = canvas.getBoundingClientRect(), body = document.body;
+  function at(type, x, y, extra) {
+    var init = { clientX: box.left + x, clientY: box.top + y, bubbles: true, cancelable: true };
+    for (var key in extra || {}) init[key] = extra[key];
+    canvas.dispatchEvent(type === "wheel" ? new WheelEvent(type, init)
+      : type === "dblclick" ? new MouseEvent(type, init) : new PointerEvent(type, init));
+  }
+  search: for (var y = 0; y < box.height; y += 3) {
+    for (var x = 0; x < box.width; x += 3) {
+      at("pointermove", x, y);
+      if (tip.style.display === "block") { body.dataset.hover = tip.textContent; break search; }
+    }
+  }
+  document.querySelector("#legend li").click();
+  requestAnimationFrame(function () {
+    body.dataset.afterToggle = body.dataset.pointsDrawn;
+    at("wheel", box.width / 2, box.height / 2, { deltaY: -600 });
+    requestAnimationFrame(function () {
+      body.dataset.afterZoom = body.dataset.pointsDrawn;
+      at("dblclick", 10, 10);
+      requestAnimationFrame(function () { body.dataset.afterReset = body.dataset.pointsDrawn; });
+    });
+  });
+})();
+"##;
 
 /// Three Gaussian blobs; ids, passages, sources and category names carry markup, quotes,
 /// a script-closing tag, control characters and non-Latin text.
