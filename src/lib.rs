@@ -20,6 +20,8 @@
 //! - `embed` (default): the in-process BERT-family embedder (candle, tokenizers).
 //! - `hub` (default): downloading models from the Hugging Face Hub.
 //! - `cli` (default): the `kindred` command.
+//! - `viz` (default): PNG plots (resvg, with DejaVu Sans built in); SVG and HTML plots need no
+//!   feature.
 
 #![warn(missing_docs)]
 

@@ -8,6 +8,7 @@ mod input;
 mod model;
 mod stats;
 mod vecs;
+mod viz;
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ enum Command {
     Tokenize(embed::TokenizeArgs),
     /// What a database file holds: its collections and their sizes.
     Stats(stats::StatsArgs),
+    /// Draw a collection's embedding space: UMAP, t-SNE or PCA to HTML, SVG or PNG.
+    Viz(viz::VizArgs),
     /// Fetch, list and describe models.
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -67,6 +70,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Similarity(a) => embed::similarity(a),
         Command::Tokenize(a) => embed::tokenize(a),
         Command::Stats(a) => stats::stats(a),
+        Command::Viz(a) => viz::viz(a),
         Command::Model(c) => model::run(c),
         Command::Bench(c) => bench::run(c),
     }

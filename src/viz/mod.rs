@@ -8,14 +8,21 @@ mod measure;
 mod pca;
 mod plot;
 mod project;
+mod render;
 mod rng;
 mod tsne;
 mod umap;
+mod view;
 
 pub use cluster::{choose_k, kmeans, kmeans_auto, Clustering};
 pub use knn::Neighbors;
 pub use measure::{consistency, knn_preservation, knn_preservation_per_point, silhouette};
 pub use plot::{Plot, PlotPoint};
 pub use project::{Layout, Method, Projection};
+pub use view::{view, ColorBy, Faithfulness, View, ViewOptions, FAITHFUL_K};
 
 pub(crate) use project::check_rows;
+pub use render::{
+    render_html, render_png, render_svg, render_to_file, Legend, LegendEntry, PlotFormat,
+    RenderOptions, Rgb, OTHER_COLOUR, PALETTE,
+};

@@ -15,3 +15,4 @@ mod filters;
 mod parity;
 mod resolve;
 mod viz;
+mod viz_render;
