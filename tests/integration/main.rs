@@ -15,4 +15,5 @@ mod filters;
 mod parity;
 mod resolve;
 mod viz;
+mod viz_cli;
 mod viz_render;

@@ -227,14 +227,14 @@ impl Random {
 }
 
 /// The `<body ...>` start tag of a dumped DOM (the page's scripts never spell one out).
-fn body_tag(dom: &str) -> Option<&str> {
+pub(crate) fn body_tag(dom: &str) -> Option<&str> {
     let start = dom.find("<body ")?;
     let end = start + dom[start..].find('>')?;
     Some(&dom[start..=end])
 }
 
 /// Runs headless Chromium on a fresh profile in `dir`, killed after [`CHROMIUM_TIMEOUT`].
-fn chromium(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn chromium(dir: &Path, args: &[&str]) -> Output {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: the HTML plot is tested in headless Chromium. Install Debian's \
@@ -284,21 +284,21 @@ fn stderr(output: &Output) -> String {
 }
 
 /// The page logs nothing: any console line, or an uncaught exception, is a failure.
-fn assert_no_console_errors(output: &Output) {
+pub(crate) fn assert_no_console_errors(output: &Output) {
     let text = stderr(output);
     let bad: Vec<&str> =
         text.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught")).collect();
     assert!(bad.is_empty(), "the page wrote to the console:\n{}", bad.join("\n"));
 }
 
-struct Image {
-    width: u32,
-    height: u32,
+pub(crate) struct Image {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
     pixels: Vec<Rgb>,
 }
 
 /// Decodes a PNG of any 8-bit colour type to RGB (alpha dropped: plots are opaque).
-fn decode_png(bytes: &[u8]) -> Image {
+pub(crate) fn decode_png(bytes: &[u8]) -> Image {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().expect("a PNG header");
@@ -315,7 +315,7 @@ fn decode_png(bytes: &[u8]) -> Image {
     Image { width: info.width, height: info.height, pixels }
 }
 
-fn assert_not_blank(image: &Image) {
+pub(crate) fn assert_not_blank(image: &Image) {
     let mut colours: Vec<Rgb> = image.pixels.clone();
     colours.sort_unstable();
     colours.dedup();
@@ -324,7 +324,7 @@ fn assert_not_blank(image: &Image) {
 
 /// Every category's colour, or a tint of it over white, covers more pixels than its legend
 /// marker alone could.
-fn assert_categories_visible(image: &Image, plot: &Plot, what: &str) {
+pub(crate) fn assert_categories_visible(image: &Image, plot: &Plot, what: &str) {
     for entry in Legend::of(plot).entries {
         let count = image.pixels.iter().filter(|p| is_tint_of(**p, entry.colour)).count();
         assert!(
