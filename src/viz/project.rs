@@ -169,6 +169,10 @@ impl Projection {
 
     /// Projects `vectors` (row-major, `n × dim`) to `dims` dimensions.
     ///
+    /// Neighbourhoods are found by Euclidean distance on the vectors as given, with no
+    /// normalization: for unit vectors (kindred's embeddings) that ranks neighbours exactly as
+    /// cosine similarity does. Each call computes its own exact k-NN graph (brute force).
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] when `dims` is not 2 or 3, when the input has fewer than two
