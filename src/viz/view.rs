@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{
-    choose_k, consistency, kmeans, knn_preservation, knn_preservation_per_point, silhouette,
-    Layout, Method, Plot, PlotPoint, Projection,
+    choose_k, consistency, kmeans, knn_preservation_per_point, silhouette, Layout, Method, Plot,
+    PlotPoint, Projection,
 };
 use crate::{Collection, Error, Result};
 
@@ -155,7 +155,8 @@ pub fn view(collection: &Collection, options: &ViewOptions) -> Result<View> {
     let layout = &layouts[0];
 
     let (category_names, category_of) = categories(&labels);
-    let knn = knn_preservation(&vectors, dim, layout, FAITHFUL_K);
+    let kept = knn_preservation_per_point(&vectors, dim, layout, FAITHFUL_K);
+    let knn = kept.iter().map(|&x| f64::from(x)).sum::<f64>() / kept.len() as f64;
     let knn_chance = FAITHFUL_K as f64 / (records.len() - 1) as f64;
     let silhouette = silhouette(layout.coords(), layout.dims(), &category_of);
     let consistency = (layouts.len() > 1).then(|| consistency(&layouts, FAITHFUL_K));
@@ -172,10 +173,7 @@ pub fn view(collection: &Collection, options: &ViewOptions) -> Result<View> {
             let scores = records.iter().map(|r| crate::ann::dot(&r.vector, query)).collect();
             (scores, format!("similarity to {text:?}"))
         }
-        None => (
-            knn_preservation_per_point(&vectors, dim, layout, FAITHFUL_K),
-            format!("of its {FAITHFUL_K} nearest neighbours kept"),
-        ),
+        None => (kept, format!("of its {FAITHFUL_K} nearest neighbours kept")),
     };
 
     let name = options.method.axis_name();
