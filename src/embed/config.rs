@@ -42,7 +42,8 @@ pub struct ModelConfig {
 /// The files an embedder needs, relative to the model folder.
 pub(crate) const REQUIRED_FILES: &[&str] = &["config.json", "tokenizer.json", "model.safetensors"];
 
-/// Files read when present.
+/// Files read when present (and fetched from the Hub when it has them).
+#[cfg_attr(not(feature = "hub"), allow(dead_code))]
 pub(crate) const OPTIONAL_FILES: &[&str] = &[
     "modules.json",
     "sentence_bert_config.json",

@@ -26,7 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::config::{OPTIONAL_FILES, REQUIRED_FILES};
+use super::config::REQUIRED_FILES;
 use super::known::{KnownModel, PypiMirror, DEFAULT_MODEL};
 
 /// The manifest kindred writes last into each cached model folder.
@@ -437,7 +437,7 @@ impl Resolver {
             let path = repo.get(name).map_err(|err| format!("{name}: {err}"))?;
             dir.get_or_insert_with(|| path.parent().map(Path::to_path_buf).unwrap_or_default());
         }
-        for name in OPTIONAL_FILES {
+        for name in super::config::OPTIONAL_FILES {
             // Optional files are absent from many repositories; their absence is not an error.
             let _ = repo.get(name);
         }
