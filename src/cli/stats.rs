@@ -34,7 +34,8 @@ pub fn stats(args: StatsArgs) -> Result<()> {
     for config in configs {
         let c = db.collection(&config.name)?;
         let count = c.count()?;
-        let files = c.sources()?.len();
+        // Files with passages: an empty file is tracked (so it is not re-read) but holds none.
+        let files = c.sources()?.iter().filter(|(_, entry)| !entry.ids.is_empty()).count();
         let model = config.fingerprint.as_ref().map(|f| f.model_id.clone());
         if args.json {
             let line = json!({

@@ -381,7 +381,7 @@ fn every_command_answers_in_text_and_json_and_names_what_is_wrong() {
     }
 
     let stats = ok(kindred().args(["stats", "--db"]).arg(&db));
-    assert!(stats.contains("default: 4 records from 4 files, 384-d"), "{stats}");
+    assert!(stats.contains("default: 4 records from 3 files, 384-d"), "{stats}");
     let listed = ok(kindred().args(["ls", "--passages", "--db"]).arg(&db));
     assert!(listed.lines().any(|l| l.ends_with("notes/bread.md:7  § Baking > Oven")), "{listed}");
 
