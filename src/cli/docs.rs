@@ -59,7 +59,8 @@ pub struct IndexArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
-    /// Print a line on stderr as each file is done (stored, or found unchanged).
+    /// Print a line on stderr as each file is done: indexed (its passages committed),
+    /// unchanged, skipped or failed.
     #[arg(long, short = 'v')]
     verbose: bool,
 }
