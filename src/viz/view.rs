@@ -157,7 +157,8 @@ pub fn view(collection: &Collection, options: &ViewOptions) -> Result<View> {
     let (category_names, category_of) = categories(&labels);
     let kept = knn_preservation_per_point(&vectors, dim, layout, FAITHFUL_K);
     let knn = kept.iter().map(|&x| f64::from(x)).sum::<f64>() / kept.len() as f64;
-    let knn_chance = FAITHFUL_K as f64 / (records.len() - 1) as f64;
+    let others = records.len() - 1;
+    let knn_chance = FAITHFUL_K.min(others) as f64 / others as f64;
     let silhouette = silhouette(layout.coords(), layout.dims(), &category_of);
     let consistency = (layouts.len() > 1).then(|| consistency(&layouts, FAITHFUL_K));
     let faithfulness = Faithfulness { knn_preservation: knn, knn_chance, silhouette, consistency };
