@@ -31,7 +31,7 @@ pub(crate) fn axes(vectors: &[f32], dim: usize, count: usize) -> Axes {
     let mean = column_means(vectors, dim);
     let cov = covariance(vectors, dim, &mean);
     let p = (count + OVERSAMPLE).min(dim);
-    let (_, vectors_) = leading_eigenvectors(&cov, dim, p);
+    let (_, vectors_) = leading_eigenvectors(&cov, dim, p, count);
     let mut axes: Vec<Vec<f64>> = vectors_.into_iter().take(count).collect();
     // A 2-D input asked for 3 axes: complete with orthonormal directions (they carry no
     // variance, so every point projects to 0 on them).
@@ -113,8 +113,15 @@ fn covariance(vectors: &[f32], dim: usize, mean: &[f64]) -> Vec<f64> {
     cov
 }
 
-/// The `p` leading eigenpairs of the symmetric `dim × dim` matrix `m`, largest first.
-fn leading_eigenvectors(m: &[f64], dim: usize, p: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
+/// The `p` leading eigenpairs of the symmetric `dim × dim` matrix `m`, largest first; the
+/// iteration stops once the first `wanted` eigenvalues have settled (the extra vectors only
+/// speed their convergence, and would take far longer to settle themselves).
+fn leading_eigenvectors(
+    m: &[f64],
+    dim: usize,
+    p: usize,
+    wanted: usize,
+) -> (Vec<f64>, Vec<Vec<f64>>) {
     let mut rng = Rng::new(0);
     let mut q: Vec<Vec<f64>> = Vec::with_capacity(p);
     for _ in 0..p {
@@ -131,6 +138,7 @@ fn leading_eigenvectors(m: &[f64], dim: usize, p: usize) -> (Vec<f64>, Vec<Vec<f
             let settled = values
                 .iter()
                 .zip(&previous)
+                .take(wanted.max(1))
                 .all(|(v, p)| (v - p).abs() <= 1e-12 * values[0].abs().max(1e-300));
             previous = values;
             if settled {
