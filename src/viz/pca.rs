@@ -79,19 +79,31 @@ fn covariance(vectors: &[f32], dim: usize, mean: &[f64]) -> Vec<f64> {
     let partials: Vec<Vec<f64>> = vectors
         .par_chunks(rows_per_chunk * dim)
         .map(|chunk| {
+            // Rows are taken four at a time, so each row of the accumulator is read and
+            // written once per four data rows: the sum is bound by memory traffic, not by
+            // arithmetic. The order of additions is still fixed by the chunk alone.
             let mut acc = vec![0f64; dim * dim];
-            let mut centred = vec![0f64; dim];
-            for row in chunk.chunks_exact(dim) {
-                for ((c, &x), m) in centred.iter_mut().zip(row).zip(mean) {
-                    *c = f64::from(x) - m;
-                }
-                for a in 0..dim {
-                    let xa = centred[a];
-                    let out = &mut acc[a * dim + a..(a + 1) * dim];
-                    for (o, xb) in out.iter_mut().zip(&centred[a..]) {
-                        *o += xa * xb;
+            let mut centred = vec![0f64; 4 * dim];
+            for rows in chunk.chunks(4 * dim) {
+                let count = rows.len() / dim;
+                centred.fill(0.0);
+                for (r, row) in rows.chunks_exact(dim).enumerate() {
+                    for ((c, &x), m) in centred[r * dim..].iter_mut().zip(row).zip(mean) {
+                        *c = f64::from(x) - m;
                     }
                 }
+                let (x0, rest) = centred.split_at(dim);
+                let (x1, rest) = rest.split_at(dim);
+                let (x2, x3) = rest.split_at(dim);
+                for a in 0..dim {
+                    let (w0, w1, w2, w3) = (x0[a], x1[a], x2[a], x3[a]);
+                    let out = &mut acc[a * dim + a..(a + 1) * dim];
+                    let tails = x0[a..].iter().zip(&x1[a..]).zip(&x2[a..]).zip(&x3[a..]);
+                    for (o, (((b0, b1), b2), b3)) in out.iter_mut().zip(tails) {
+                        *o += w0 * b0 + w1 * b1 + w2 * b2 + w3 * b3;
+                    }
+                }
+                debug_assert!(count <= 4);
             }
             acc
         })

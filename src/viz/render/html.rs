@@ -129,20 +129,10 @@ pub(crate) fn script_json(value: &impl Serialize) -> String {
     json.replace('<', "\\u003c")
 }
 
-/// `text` made safe for HTML character data and quoted attribute values.
+/// `text` made safe for HTML character data and quoted attribute values: XML's escaping,
+/// whose entities (`&apos;` included) HTML5 reads the same.
 pub(crate) fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    super::svg::escape_xml(text)
 }
 
 /// `text` with runs of white space made one space, cut to `max` characters with an ellipsis.
@@ -170,7 +160,7 @@ mod tests {
     fn html_text_is_escaped() {
         assert_eq!(
             escape_html(r#"<b>"Tom" & 'Jerry'</b>"#),
-            "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"
+            "&lt;b&gt;&quot;Tom&quot; &amp; &apos;Jerry&apos;&lt;/b&gt;"
         );
     }
 
