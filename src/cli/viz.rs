@@ -101,8 +101,9 @@ pub fn viz(args: VizArgs) -> Result<()> {
     let query = match &args.query {
         Some(text) => {
             let embedder = std::sync::Arc::new(args.model.load(None)?);
-            let collection = collection.clone().with_embedder(embedder.clone())?;
-            drop(collection);
+            // The question must be embedded as the passages were: attaching the embedder
+            // checks its fingerprint against the collection's.
+            collection.clone().with_embedder(embedder.clone())?;
             Some((text.clone(), embedder.embed_one(text)?))
         }
         None => None,
