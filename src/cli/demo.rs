@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use kindred::ingest::chunk::ChunkOptions;
 use kindred::ingest::{IndexOptions, Progress};
+use kindred::viz::{render_to_file, ColorBy, Method, PlotFormat, RenderOptions, ViewOptions};
 use kindred::{CollectionOptions, Database, Embedder, SearchOptions};
 use serde_json::Value;
 
@@ -28,11 +29,19 @@ pub struct DemoArgs {
     /// Hits shown per question.
     #[arg(short, long, default_value_t = 3, value_parser = super::parse_positive)]
     k: usize,
+    /// Also draw the corpus's embedding space (UMAP, coloured by topic) to this .html, .svg or
+    /// .png file.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<std::path::PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
 }
 
 pub fn demo(args: DemoArgs) -> Result<()> {
+    if let Some(plot) = &args.plot {
+        // Checked before the work, so a typo costs nothing.
+        PlotFormat::from_path(plot)?;
+    }
     let dir = tempfile::tempdir()?;
     let corpus = dir.path().join("corpus.jsonl");
     std::fs::write(&corpus, CORPUS)?;
@@ -67,6 +76,16 @@ pub fn demo(args: DemoArgs) -> Result<()> {
         writeln!(out)?;
     }
     writeln!(out, "Scores are cosine similarities of the embeddings: near 1, the same meaning; near 0, unrelated.")?;
+    if let Some(path) = &args.plot {
+        let mut options = ViewOptions::new(Method::Umap);
+        options.color_by = ColorBy::Field("topic".into());
+        let view = kindred::viz::view(&docs, &options)?;
+        render_to_file(&view.plot, path, &RenderOptions::default())?;
+        writeln!(out, "\nDrew the {} documents to {}:", view.ids.len(), path.display())?;
+        for note in &view.plot.notes {
+            writeln!(out, "  {note}")?;
+        }
+    }
     out.flush()?;
     Ok(())
 }

@@ -168,13 +168,18 @@ fn jsonl_corpora_load_as_documents_and_queries_run_in_bulk_per_document() {
 
 #[test]
 fn the_demo_answers_its_questions_by_meaning() {
-    let out = ok(kindred().args(["demo", "--quiet", "-k", "1"]));
+    let tmp = tempdir();
+    let plot = tmp.path().join("demo.svg");
+    let out = ok(kindred().args(["demo", "--quiet", "-k", "1", "--plot"]).arg(&plot));
     let firsts: Vec<&str> = out.lines().filter(|l| l.starts_with("  0.")).collect();
     let topics = ["[cooking]", "[astronomy]", "[programming]", "[travel]", "[gardening]"];
     assert_eq!(firsts.len(), topics.len(), "{out}");
     for (line, topic) in firsts.iter().zip(topics) {
         assert!(line.contains(topic), "{line} should be {topic}");
     }
+    assert!(out.contains("Drew the 32 documents to") && out.contains("k-NN preservation"), "{out}");
+    let svg = fs::read_to_string(&plot).unwrap();
+    assert_eq!(svg.matches("<circle").count(), 32 + 8, "32 documents and 8 topics in the legend");
 }
 
 /// Every passage of a collection, by id: `kindred ls --passages --json`.
