@@ -139,7 +139,7 @@ pub fn view(collection: &Collection, options: &ViewOptions) -> Result<View> {
         ColorBy::Field(field) => {
             (records.iter().map(|r| field_label(&r.metadata, field)).collect(), field.clone())
         }
-        ColorBy::Source => (sources(&records), "source".to_string()),
+        ColorBy::Source => (sources(&records), "file".to_string()),
         ColorBy::Cluster => (clusters(&records, &vectors, dim, options)?, "cluster".to_string()),
     };
 
@@ -174,7 +174,7 @@ pub fn view(collection: &Collection, options: &ViewOptions) -> Result<View> {
             let scores = records.iter().map(|r| crate::ann::dot(&r.vector, query)).collect();
             (scores, format!("similarity to {text:?}"))
         }
-        None => (kept, format!("of its {FAITHFUL_K} nearest neighbours kept")),
+        None => (kept, format!("share of its {FAITHFUL_K} nearest neighbours kept")),
     };
 
     let name = options.method.axis_name();

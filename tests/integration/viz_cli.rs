@@ -107,6 +107,21 @@ fn viz_draws_a_collection_in_every_format_and_says_how_faithful_it_is() {
         .unwrap();
     assert_eq!(best["category"], "cooking", "{best}");
     assert!(doc["score"].as_str().unwrap().contains("baking bread"), "{doc}");
+    // Coloured by source file: the legend names the files, without the folders they share.
+    let notes = at("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    for (name, body) in [
+        ("bread.md", "Knead the dough.\n\nLet it rise for an hour.\n\nBake it until brown."),
+        ("stars.md", "A comet has a tail.\n\nThe Moon has phases.\n\nMars looks red."),
+    ] {
+        std::fs::write(notes.join(name), body).unwrap();
+    }
+    ok(kindred()
+        .args(["index", "--quiet", "--chunk-tokens", "8", "--overlap", "0", "-c", "notes", "--db"])
+        .arg(&db)
+        .arg(&notes));
+    let by_file = viz(&db, &at("files.svg"), &["-c", "notes", "--color-by", "source"]);
+    assert_eq!(by_file["categories"], serde_json::json!(["bread.md", "stars.md"]), "{by_file}");
     let report =
         ok(kindred().args(["viz", "--quiet", "--db"]).arg(&db).arg("--out").arg(at("p.svg")));
     assert!(report.contains("k-NN preservation") && report.contains("wrote "), "{report}");
