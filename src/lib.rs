@@ -36,7 +36,7 @@ pub mod viz;
 
 pub use db::{
     Collection, CollectionOptions, Database, DatabaseBuilder, Document, Hit, IndexOrigin, Page,
-    Record, SearchOptions, VectorRecord,
+    Record, SearchOptions, VectorRecord, RESCORE_FACTOR,
 };
 pub use embed::{
     cosine, l2_normalize, truncate_and_normalize, CachedModel, Embedder, Fingerprint, KnownModel,

@@ -323,6 +323,9 @@ pub struct MatryoshkaArgs {
     /// Neighbours per query.
     #[arg(long, default_value_t = 10)]
     k: usize,
+    /// Candidates per hit the funnel rescores with the full vectors.
+    #[arg(long, default_value_t = kindred::RESCORE_FACTOR, value_parser = super::parse_positive)]
+    rescore: usize,
 }
 
 fn matryoshka(args: MatryoshkaArgs) -> Result<()> {
@@ -356,7 +359,8 @@ fn matryoshka(args: MatryoshkaArgs) -> Result<()> {
         let file_bytes = std::fs::metadata(&path)?.len();
         let (mut found, start) = (0usize, Instant::now());
         for (q, truth) in queries.iter().zip(&gt) {
-            let hits = c.search_vector(&q[..stored], &SearchOptions::new(args.k).ef(args.ef))?;
+            let options = SearchOptions::new(args.k).ef(args.ef).rescore(args.rescore);
+            let hits = c.search_vector(&q[..stored], &options)?;
             let truth: Vec<String> = truth[..args.k].iter().map(|t| t.to_string()).collect();
             found += hits.iter().filter(|h| truth.contains(&h.id)).count();
         }
@@ -364,6 +368,7 @@ fn matryoshka(args: MatryoshkaArgs) -> Result<()> {
         emit(&json!({
             "bench": "matryoshka", "kind": kind, "stored_dim": stored,
             "index_dim": index_dim.unwrap_or(stored), "records": base.len(), "ef": args.ef,
+            "rescore": index_dim.map(|_| args.rescore),
             "recall": found as f64 / (queries.len() * args.k) as f64,
             "qps": queries.len() as f64 / seconds, "build_seconds": build_seconds,
             "vector_bytes": stored * 4, "file_bytes_per_record": file_bytes as f64 / base.len() as f64,

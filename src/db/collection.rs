@@ -13,9 +13,9 @@ use crate::index::{dot, FlatIndex, HnswParams, Scored, VectorIndex};
 use crate::store::{CollectionConfig, NewRecord, RecordError, WriteMode};
 use crate::{Error, Result};
 
-/// Candidates fetched per requested hit when an index over truncated vectors is rescored with the
-/// full vectors (the Matryoshka funnel).
-const RESCORE_FACTOR: usize = 4;
+/// Candidates fetched per requested hit, by default, when an index over truncated vectors is
+/// rescored with the full vectors (the Matryoshka funnel).
+pub const RESCORE_FACTOR: usize = 4;
 
 /// How a new collection is set up.
 #[derive(Clone)]
@@ -110,12 +110,16 @@ pub struct SearchOptions {
     /// Scan every candidate instead of using the index. By default, only for small collections
     /// and selective filters.
     pub exact: bool,
+    /// For a collection that indexes a prefix of its vectors (Matryoshka): candidates fetched
+    /// from the index per hit, then rescored with the full vectors. By default,
+    /// [`RESCORE_FACTOR`].
+    pub rescore: Option<usize>,
 }
 
 impl SearchOptions {
     /// The `k` best hits, with defaults for the rest.
     pub fn new(k: usize) -> Self {
-        SearchOptions { k, ef: None, filter: None, exact: false }
+        SearchOptions { k, ef: None, filter: None, exact: false, rescore: None }
     }
 
     /// Sets HNSW's search breadth.
@@ -136,6 +140,15 @@ impl SearchOptions {
     #[must_use]
     pub fn exact(mut self, exact: bool) -> Self {
         self.exact = exact;
+        self
+    }
+
+    /// Sets how many candidates per hit the Matryoshka funnel rescores with the full vectors
+    /// (at least 1): more finds more of the true neighbours, at the cost of reading more
+    /// vectors. Ignored by collections that index their full vectors.
+    #[must_use]
+    pub fn rescore(mut self, factor: usize) -> Self {
+        self.rescore = Some(factor.max(1));
         self
     }
 }
@@ -560,7 +573,8 @@ impl Collection {
     ) -> Result<Vec<Scored>> {
         let (index, tombstones) = self.state.index();
         let funnel = self.state.config.index_dim.is_some();
-        let fetch = if funnel { options.k * RESCORE_FACTOR } else { options.k };
+        let factor = options.rescore.unwrap_or(RESCORE_FACTOR).max(1);
+        let fetch = if funnel { options.k.saturating_mul(factor) } else { options.k };
         let ef = options.ef.unwrap_or(self.state.config.hnsw.ef_search).max(fetch);
         let index_query = self.state.index_vector(query);
         let accept = |id: u64| {

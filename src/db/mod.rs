@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-pub use collection::{Collection, CollectionOptions, SearchOptions};
+pub use collection::{Collection, CollectionOptions, SearchOptions, RESCORE_FACTOR};
 pub use records::{Document, Hit, Page, Record, VectorRecord};
 pub use state::IndexOrigin;
 
