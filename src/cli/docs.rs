@@ -203,6 +203,10 @@ pub struct QueryArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Leave each hit's text out of the JSON: ids, scores and places only (evaluation runs
+    /// over many queries stay small).
+    #[arg(long)]
+    no_text: bool,
     #[command(flatten)]
     target: DbArgs,
     #[command(flatten)]
@@ -224,14 +228,14 @@ pub fn query(args: QueryArgs) -> Result<()> {
             let id = q.fields.get("id").cloned().unwrap_or(Value::Null);
             let hits =
                 search(&collection, embedder.as_ref(), q.string(path, "text")?, &options, &args)?;
-            let hits: Vec<Value> = hits.iter().map(|h| hit_json(h, args.per_doc)).collect();
+            let hits: Vec<Value> = hits.iter().map(|h| hit_json(h, &args)).collect();
             write_json_line(&mut out, &json!({"query_id": id, "hits": hits}))?;
         }
     } else {
         let text = args.text.as_deref().expect("clap requires text or --jsonl");
         let hits = search(&collection, embedder.as_ref(), text, &options, &args)?;
         if args.json {
-            let hits: Vec<Value> = hits.iter().map(|h| hit_json(h, args.per_doc)).collect();
+            let hits: Vec<Value> = hits.iter().map(|h| hit_json(h, &args)).collect();
             write_json_line(&mut out, &json!({"query": text, "hits": hits}))?;
         } else if hits.is_empty() {
             writeln!(out, "no passages found")?;
@@ -269,13 +273,17 @@ fn doc_id(hit: &Hit) -> String {
         .map_or_else(|| hit.id.clone(), str::to_string)
 }
 
-fn hit_json(hit: &Hit, per_doc: bool) -> Value {
-    let id = if per_doc { doc_id(hit) } else { hit.id.clone() };
-    json!({
+fn hit_json(hit: &Hit, args: &QueryArgs) -> Value {
+    let id = if args.per_doc { doc_id(hit) } else { hit.id.clone() };
+    let mut line = json!({
         "id": id, "score": hit.score, "doc_id": doc_id(hit),
         "path": hit.metadata.get("path"), "lines": hit.metadata.get("lines"),
-        "heading": hit.metadata.get("heading"), "text": hit.text,
-    })
+        "heading": hit.metadata.get("heading"),
+    });
+    if !args.no_text {
+        line["text"] = json!(hit.text);
+    }
+    line
 }
 
 /// Where a passage lies, as `path:line`, when its metadata says.

@@ -148,6 +148,15 @@ fn jsonl_corpora_load_as_documents_and_queries_run_in_bulk_per_document() {
         (&Value::from("d1"), &Value::from("d2"))
     );
 
+    let bare = ok(kindred()
+        .args(["query", "--per-doc", "--no-text", "-k", "2", "--jsonl"])
+        .arg(&queries)
+        .arg("--db")
+        .arg(&db));
+    let bare: Value = serde_json::from_str(bare.lines().next().unwrap()).unwrap();
+    assert_eq!(bare["hits"][0]["id"], "d1");
+    assert!(bare["hits"][0].get("text").is_none() && lines[0]["hits"][0]["text"].is_string());
+
     let filtered = ok(kindred()
         .args(["query", "--json", "wing", "--filter", "{\"year\": {\"$gt\": 1965}}", "--db"])
         .arg(&db));
