@@ -307,8 +307,9 @@ fn passage_size_overlap_and_whole_documents_shape_the_passages() {
 }
 
 /// Starts `kindred index --verbose` on `root`, waits until `files` files are reported done, then
-/// stops it with `signal` (`KILL`, or `INT` as Ctrl-C sends).
-fn interrupt_index(root: &Path, db: &Path, files: usize, signal: &str) {
+/// stops it with `signal` (`KILL`, or `INT` as Ctrl-C sends). Returns whether the signal ended
+/// the run (on a loaded machine the run may, rarely, finish before the signal lands).
+fn interrupt_index(root: &Path, db: &Path, files: usize, signal: &str) -> bool {
     use std::io::{BufRead, BufReader};
     let mut child = kindred()
         .args(["index", "--verbose", "--chunk-tokens", "48", "--db"])
@@ -326,8 +327,7 @@ fn interrupt_index(root: &Path, db: &Path, files: usize, signal: &str) {
     let pid = child.id().to_string();
     let sent = std::process::Command::new("kill").args([&format!("-{signal}"), &pid]).status();
     assert!(sent.unwrap().success());
-    let status = child.wait().unwrap();
-    assert!(!status.success(), "kindred index was stopped before it finished ({status})");
+    !child.wait().unwrap().success()
 }
 
 #[test]
@@ -351,13 +351,16 @@ fn an_interrupted_index_resumes_to_exactly_the_passages_of_an_uninterrupted_run(
     let reference = passages(&reference_db, "default");
     assert!(reference.len() > 2 * files, "{} passages", reference.len());
 
+    let mut interrupted = 0;
     for (signal, after) in [("KILL", 3), ("INT", 17), ("KILL", 31)] {
         let db = tmp.path().join(format!("{signal}-{after}.db"));
-        interrupt_index(&root, &db, after, signal);
+        let stopped = interrupt_index(&root, &db, after, signal);
+        interrupted += usize::from(stopped);
         let resumed = index_json(&db);
         let (indexed, unchanged) =
             (resumed["indexed"].as_u64().unwrap(), resumed["unchanged"].as_u64().unwrap());
-        assert!(unchanged >= after as u64 && unchanged < files as u64, "{signal}: {resumed}");
+        assert!(unchanged >= after as u64, "{signal}: {resumed}");
+        assert!(!stopped || unchanged < files as u64, "{signal}: {resumed}");
         assert_eq!(indexed + unchanged, files as u64, "{signal}: {resumed}");
 
         let got = passages(&db, "default");
@@ -374,6 +377,7 @@ fn an_interrupted_index_resumes_to_exactly_the_passages_of_an_uninterrupted_run(
         let hits = query(&db, passage["text"].as_str().unwrap());
         assert_eq!(hits[0]["id"], json!(id), "{signal}: {hits:?}");
     }
+    assert!(interrupted >= 2, "only {interrupted} of 3 runs were stopped before they finished");
 }
 
 #[test]
