@@ -90,6 +90,14 @@ pub fn viz(args: VizArgs) -> Result<()> {
     if !(2..=3).contains(&args.dims) {
         bail!("--dims must be 2 or 3, not {}", args.dims);
     }
+    if !(320..=16384).contains(&args.width) || !(240..=16384).contains(&args.height) {
+        bail!(
+            "a plot of {} x {} pixels cannot be drawn: the width must be 320 to 16384 and the \
+             height 240 to 16384",
+            args.width,
+            args.height
+        );
+    }
     if args.dims == 3 && kind == Output::Plot {
         bail!("--dims 3 writes coordinates only: use --out FILE.json or FILE.csv");
     }

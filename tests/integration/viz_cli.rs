@@ -146,6 +146,11 @@ fn viz_names_what_is_wrong_before_it_works() {
         ),
         (vec!["--out".into(), out("nowhere/p.png")], 1, "no such folder"),
         (
+            vec!["--out".into(), out("p.svg"), "--width".into(), "10".into()],
+            1,
+            "a plot of 10 x 750 pixels cannot be drawn",
+        ),
+        (
             vec!["--out".into(), out("p.png"), "-c".into(), "nope".into()],
             1,
             "collection \"nope\" does not exist",
