@@ -133,6 +133,14 @@ pub fn view(collection: &Collection, options: &ViewOptions) -> Result<View> {
     }
     let records = sample(collection, options.sample, options.seed)?;
     let dim = records[0].vector.len();
+    if let Some((_, query)) = &options.query {
+        if query.len() != dim {
+            return Err(Error::InvalidArgument(format!(
+                "the query vector has {} dimensions, the collection {dim}",
+                query.len()
+            )));
+        }
+    }
     let vectors: Vec<f32> = records.iter().flat_map(|r| r.vector.iter().copied()).collect();
 
     let (labels, legend_title) = match &options.color_by {
@@ -165,19 +173,17 @@ pub fn view(collection: &Collection, options: &ViewOptions) -> Result<View> {
 
     let (scores, score_label) = match &options.query {
         Some((text, query)) => {
-            if query.len() != dim {
-                return Err(Error::InvalidArgument(format!(
-                    "the query vector has {} dimensions, the collection {dim}",
-                    query.len()
-                )));
-            }
             let scores = records.iter().map(|r| crate::ann::dot(&r.vector, query)).collect();
             (scores, format!("similarity to {text:?}"))
         }
         None => (kept, format!("share of its {FAITHFUL_K} nearest neighbours kept")),
     };
 
-    let name = options.method.axis_name();
+    let axis = options.method.axis_name();
+    let name = match options.method {
+        Method::Pca => "PCA",
+        _ => axis,
+    };
     let points = records
         .iter()
         .enumerate()
@@ -201,8 +207,8 @@ pub fn view(collection: &Collection, options: &ViewOptions) -> Result<View> {
             records.len()
         ),
         notes: notes(&faithfulness, &legend_title, options, layout.dims(), dim),
-        x_label: format!("{name} 1"),
-        y_label: format!("{name} 2"),
+        x_label: format!("{axis} 1"),
+        y_label: format!("{axis} 2"),
         legend_title,
         categories: category_names.clone(),
         score_label,
