@@ -288,11 +288,13 @@ fn hit_json(hit: &Hit, args: &QueryArgs) -> Value {
 
 /// Where a passage lies, as `path:line`, when its metadata says.
 fn place(metadata: &serde_json::Map<String, Value>) -> Option<String> {
-    let path = metadata.get("path").and_then(Value::as_str).map(|p| display(Path::new(p)))?;
-    match metadata.get("lines").and_then(|l| l.get(0)).and_then(Value::as_u64) {
-        Some(line) => Some(format!("{path}:{line}")),
-        None => Some(path),
-    }
+    kindred::ingest::passage_place(metadata).map(|(path, line)| {
+        let path = display(Path::new(path));
+        match line {
+            Some(line) => format!("{path}:{line}"),
+            None => path,
+        }
+    })
 }
 
 fn print_hit(out: &mut impl Write, rank: usize, hit: &Hit) -> Result<()> {

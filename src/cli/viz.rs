@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use kindred::viz::{render_to_file, view, ColorBy, Method, RenderOptions, View, ViewOptions};
+use kindred::viz::{
+    render_to_file, view, write_coordinates, ColorBy, Method, RenderOptions, View, ViewOptions,
+};
 use kindred::Embedder;
 use serde_json::json;
 
@@ -140,66 +142,9 @@ pub fn viz(args: VizArgs) -> Result<()> {
             let render = RenderOptions { width: args.width, height: args.height };
             render_to_file(&view.plot, &args.out, &render)?;
         }
-        Output::Json | Output::Csv => write_coordinates(&view, &args, kind)?,
+        Output::Json | Output::Csv => write_coordinates(&view, &args.out)?,
     }
     report(&view, &args)
-}
-
-/// The coordinates of every point, for other tools to draw.
-fn write_coordinates(view: &View, args: &VizArgs, kind: Output) -> Result<()> {
-    let layout = &view.layouts[0];
-    let mut body = Vec::new();
-    if kind == Output::Json {
-        let points: Vec<_> = (0..layout.len())
-            .map(|i| {
-                json!({
-                    "id": view.ids[i], "category": view.categories[i],
-                    "coords": layout.point(i), "score": view.plot.points[i].score,
-                })
-            })
-            .collect();
-        let doc = json!({
-            "method": args.method.to_string(), "dims": layout.dims(), "seed": args.seed,
-            "legend": view.plot.legend_title, "score": view.plot.score_label,
-            "faithfulness": view.faithfulness, "points": points,
-        });
-        serde_json::to_writer(&mut body, &doc)?;
-        body.push(b'\n');
-    } else {
-        let axes = ["x", "y", "z"][..layout.dims()].join(",");
-        writeln!(body, "id,category,{axes}")?;
-        for i in 0..layout.len() {
-            let coords: Vec<String> = layout.point(i).iter().map(f32::to_string).collect();
-            writeln!(
-                body,
-                "{},{},{}",
-                csv_field(&view.ids[i]),
-                csv_field(&view.categories[i]),
-                coords.join(",")
-            )?;
-        }
-    }
-    // Written beside the target and renamed over it, so a failure never leaves half a file.
-    let folder = args.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".kindred-viz-");
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder
-        .tempfile_in(folder)
-        .with_context(|| format!("{}: cannot write", args.out.display()))?;
-    tmp.write_all(&body).with_context(|| format!("{}: cannot write", args.out.display()))?;
-    tmp.persist(&args.out).with_context(|| format!("{}: cannot write", args.out.display()))?;
-    Ok(())
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 fn report(view: &View, args: &VizArgs) -> Result<()> {
@@ -245,11 +190,5 @@ mod tests {
         assert_eq!(output_kind(Path::new("p.csv")).unwrap(), Output::Csv);
         let err = output_kind(Path::new("plot.pdf")).unwrap_err().to_string();
         assert!(err.contains("plot.pdf: unknown output type"), "{err}");
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_when_they_must_be() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
     }
 }

@@ -271,6 +271,13 @@ fn whole(text: &str) -> Vec<chunk::Chunk> {
     }]
 }
 
+/// Where a passage lies, from the metadata indexing records: its source path and first line,
+/// when it has them.
+pub fn passage_place(metadata: &Map<String, Value>) -> Option<(&str, Option<u64>)> {
+    let path = metadata.get("path").and_then(Value::as_str)?;
+    Some((path, metadata.get("lines").and_then(|l| l.get(0)).and_then(Value::as_u64)))
+}
+
 fn passage_metadata(
     source: &str,
     doc_id: &str,

@@ -19,7 +19,7 @@ pub use knn::Neighbors;
 pub use measure::{consistency, knn_preservation, knn_preservation_per_point, silhouette};
 pub use plot::{Plot, PlotPoint};
 pub use project::{Layout, Method, Projection};
-pub use view::{view, ColorBy, Faithfulness, View, ViewOptions, FAITHFUL_K};
+pub use view::{view, write_coordinates, ColorBy, Faithfulness, View, ViewOptions, FAITHFUL_K};
 
 pub(crate) use project::check_rows;
 pub use render::{

@@ -3,13 +3,15 @@
 //! picture is. The result is a [`Plot`] for the renderers and the numbers behind its notes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{
-    choose_k, consistency, kmeans, knn_preservation_per_point, silhouette, Layout, Method, Plot,
+    consistency, kmeans, kmeans_auto, knn_preservation_per_point, silhouette, Layout, Method, Plot,
     PlotPoint, Projection,
 };
 use crate::{Collection, Error, Result};
@@ -95,6 +97,10 @@ pub struct Faithfulness {
 /// A projected collection: the plot, the layouts of every run, and the measures.
 #[derive(Debug, Clone)]
 pub struct View {
+    /// The projection method.
+    pub method: Method,
+    /// The seed of the first run (the one drawn).
+    pub seed: u64,
     /// The plot of the first run.
     pub plot: Plot,
     /// Each run's layout, in the order of [`View::ids`].
@@ -215,6 +221,8 @@ pub fn view(collection: &Collection, options: &ViewOptions) -> Result<View> {
         points,
     };
     Ok(View {
+        method: options.method,
+        seed: options.seed,
         plot,
         ids: records.iter().map(|r| r.id.clone()).collect(),
         categories: category_of.iter().map(|&c| category_names[c].clone()).collect(),
@@ -223,6 +231,63 @@ pub fn view(collection: &Collection, options: &ViewOptions) -> Result<View> {
         faithfulness,
         seconds,
     })
+}
+
+/// Writes the coordinates of the drawn run, for other tools to plot: `.json` (method, seed,
+/// legend, measures, and per point its id, category, coordinates and score) or `.csv` (`id`,
+/// `category`, then `x`, `y` and, in 3-D, `z`). Written beside `path` and renamed over it, as
+/// plots are.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] for another extension; [`Error::Io`] when the file cannot be
+/// written.
+pub fn write_coordinates(view: &View, path: &Path) -> Result<()> {
+    let layout = &view.layouts[0];
+    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let body = match extension.as_deref() {
+        Some("json") => {
+            let points: Vec<Value> = (0..layout.len())
+                .map(|i| {
+                    serde_json::json!({
+                        "id": view.ids[i], "category": view.categories[i],
+                        "coords": layout.point(i), "score": view.plot.points[i].score,
+                    })
+                })
+                .collect();
+            let doc = serde_json::json!({
+                "method": view.method.name(), "dims": layout.dims(), "seed": view.seed,
+                "legend": view.plot.legend_title, "score": view.plot.score_label,
+                "faithfulness": view.faithfulness, "points": points,
+            });
+            doc.to_string() + "\n"
+        }
+        Some("csv") => {
+            let mut body = format!("id,category,{}\n", ["x", "y", "z"][..layout.dims()].join(","));
+            for i in 0..layout.len() {
+                let coords: Vec<String> = layout.point(i).iter().map(f32::to_string).collect();
+                let (id, category) = (csv_field(&view.ids[i]), csv_field(&view.categories[i]));
+                writeln!(body, "{id},{category},{}", coords.join(",")).expect("a String");
+            }
+            body
+        }
+        _ => {
+            return Err(Error::InvalidArgument(format!(
+                "{}: coordinates are written as .json or .csv",
+                path.display()
+            )))
+        }
+    };
+    super::render::write_atomically(path, body.as_bytes())
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// The lines under a plot's title, in words a reader needs.
@@ -348,14 +413,11 @@ fn clusters(
     dim: usize,
     options: &ViewOptions,
 ) -> Result<Vec<String>> {
-    let k = match options.clusters {
-        Some(0) => {
-            return Err(Error::InvalidArgument("clusters must be at least 1".into()));
-        }
-        Some(k) => k.min(records.len()),
-        None => choose_k(vectors, dim, options.seed)?,
+    let clustering = match options.clusters {
+        Some(k) => kmeans(vectors, dim, k.min(records.len()), options.seed)?,
+        None => kmeans_auto(vectors, dim, options.seed)?,
     };
-    let clustering = kmeans(vectors, dim, k, options.seed)?;
+    let k = clustering.k;
     let mut texts: Vec<Vec<&str>> = vec![Vec::new(); k];
     for (r, &c) in records.iter().zip(&clustering.labels) {
         texts[c].push(r.text.as_deref().unwrap_or(""));
@@ -456,11 +518,10 @@ fn categories(labels: &[String]) -> (Vec<String>, Vec<usize>) {
 
 /// `path:line` of a passage, when its metadata says.
 fn place(metadata: &Map<String, Value>) -> Option<String> {
-    let path = metadata.get("path").and_then(Value::as_str)?;
-    match metadata.get("lines").and_then(|l| l.get(0)).and_then(Value::as_u64) {
-        Some(line) => Some(format!("{path}:{line}")),
-        None => Some(path.to_string()),
-    }
+    crate::ingest::passage_place(metadata).map(|(path, line)| match line {
+        Some(line) => format!("{path}:{line}"),
+        None => path.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -485,6 +546,12 @@ mod tests {
         let words = distinctive_words(&groups, 2);
         assert_eq!(words[0], ["bread", "oven"]);
         assert_eq!(words[1], ["code", "compiler"]);
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_they_must_be() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
     }
 
     #[test]

@@ -105,7 +105,7 @@ pub fn render_png(_plot: &Plot, _options: &RenderOptions) -> Result<Vec<u8>> {
 }
 
 /// Writes `bytes` to a temporary file in `path`'s folder, then renames it to `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source| Error::Io { path: path.to_path_buf(), source };
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
